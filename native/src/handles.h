@@ -1,0 +1,33 @@
+// Tensor and generator handle tables.
+//
+// JavaScript never sees a pointer: it holds a small integer id into a table of
+// at::Tensor (an intrusive pointer; libtorch's refcount keeps storage alive for
+// views). CPU storage bytes are reported to V8 once per storage, however many
+// handles share it, so the garbage collector feels native memory pressure.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <napi.h>
+
+#include <cstdint>
+
+namespace moediff {
+
+// Takes ownership of `t` (must be defined) and returns its new id (>= 1).
+uint32_t registerTensor(Napi::Env env, at::Tensor t);
+
+// The tensor behind `id`; throws a JS Error if the id is not live.
+at::Tensor& tensorAt(Napi::Env env, uint32_t id);
+at::Tensor& tensorFromValue(Napi::Env env, const Napi::Value& v, const char* what);
+
+// Frees `id`. Freeing an id twice is a caller bug and throws.
+void releaseTensor(Napi::Env env, uint32_t id);
+
+int64_t liveTensorCount();
+int64_t liveTensorBytes();
+
+uint32_t registerGenerator(at::Generator g);
+at::Generator& generatorAt(Napi::Env env, uint32_t id);
+void releaseGenerator(Napi::Env env, uint32_t id);
+
+}  // namespace moediff

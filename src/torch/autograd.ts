@@ -1,0 +1,51 @@
+// Autograd: grad-mode scopes and torch.autograd.grad.
+import { native } from "./native.js";
+import { Tensor } from "./tensor.js";
+
+/** Runs fn with gradient recording off (torch.no_grad). Restores the previous mode, even on throw. */
+export function noGrad<T>(fn: () => T): T {
+  const previous = native.setGradEnabled(false);
+  try {
+    return fn();
+  } finally {
+    native.setGradEnabled(previous);
+  }
+}
+
+/** Runs fn with gradient recording on (torch.enable_grad). */
+export function enableGrad<T>(fn: () => T): T {
+  const previous = native.setGradEnabled(true);
+  try {
+    return fn();
+  } finally {
+    native.setGradEnabled(previous);
+  }
+}
+
+export function isGradEnabled(): boolean {
+  return native.gradEnabled();
+}
+
+export interface GradOptions {
+  gradOutputs?: (Tensor | null)[];
+  retainGraph?: boolean;
+  createGraph?: boolean;
+  /** Return null for inputs the outputs do not depend on, instead of throwing. */
+  allowUnused?: boolean;
+}
+
+/** Gradients of outputs with respect to inputs, without touching .grad (torch.autograd.grad). */
+export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], o: GradOptions = {}): (Tensor | null)[] {
+  const outs = Array.isArray(outputs) ? outputs : [outputs];
+  const ins = Array.isArray(inputs) ? inputs : [inputs];
+  const create = o.createGraph ?? false;
+  const ids = native.grad(
+    outs.map((t) => t.id),
+    ins.map((t) => t.id),
+    o.gradOutputs ? o.gradOutputs.map((g) => (g === null ? null : g.id)) : null,
+    o.retainGraph ?? create,
+    create,
+    o.allowUnused ?? false,
+  );
+  return ids.map((id) => (id === null ? null : new Tensor(id)));
+}

@@ -1,0 +1,30 @@
+// Devices are strings as in PyTorch: "cpu", "cuda", "cuda:1".
+import { native } from "./native.js";
+
+export type Device = "cpu" | "cuda" | `cuda:${number}`;
+
+let defaultDevice: Device = "cpu";
+
+export function getDefaultDevice(): Device {
+  return defaultDevice;
+}
+
+/** Where new tensors go when no device is given. */
+export function setDefaultDevice(device: Device): void {
+  defaultDevice = parseDevice(device);
+}
+
+export function parseDevice(device: string): Device {
+  if (device === "cpu" || device === "cuda" || /^cuda:\d+$/.test(device)) return device as Device;
+  throw new TypeError(`unknown device '${device}'; expected 'cpu', 'cuda' or 'cuda:N'`);
+}
+
+export const cuda = {
+  /** True when libtorch was built with CUDA and a GPU is visible. */
+  isAvailable(): boolean {
+    return native.cudaIsAvailable();
+  },
+  deviceCount(): number {
+    return native.cudaDeviceCount();
+  },
+};
