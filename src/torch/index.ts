@@ -26,3 +26,6 @@ export * from "./ops/shape.js";
 export * from "./ops/linalg.js";
 export * from "./ops/fft.js";
 export * as F from "./nn/functional.js";
+export * as nn from "./nn/index.js";
+export * as optim from "./optim/index.js";
+export * as io from "./io/safetensors.js";

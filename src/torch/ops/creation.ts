@@ -51,8 +51,7 @@ export function tensor(data: TypedArray | NestedArray, shape?: readonly number[]
     flatten(data, inferred, 0, flat);
     if (flat.length > 0 && typeof flat[0] === "boolean") {
       values = Uint8Array.from(flat, (v) => (v ? 1 : 0));
-      const t = fromTypedArray(values, shape ?? inferred, "bool", options);
-      return t;
+      return fromTypedArray(values, shape ?? inferred, options?.dtype ?? "bool", options);
     }
     values = Float64Array.from(flat as number[]);
     return fromTypedArray(values, shape ?? inferred, options?.dtype ?? getDefaultDType(), options);
@@ -69,7 +68,9 @@ function fromTypedArray(values: TypedArray, shape: readonly number[], dtype: DTy
   const device = parseDevice(options?.device ?? getDefaultDevice());
   const natural = dtypeOfTypedArray(values);
   let t: Tensor;
-  if (natural === dtype || (dtype === "bool" && natural === "uint8")) {
+  // Bytes go straight into a bool tensor only when each is 0 or 1 (anything else
+  // would be an invalid bool); otherwise libtorch converts (non-zero -> true).
+  if (natural === dtype || (dtype === "bool" && natural === "uint8" && (values as Uint8Array).every((v) => v <= 1))) {
     t = new Tensor(native.fromBytes(values, shape, dtypeCode(dtype), device));
   } else {
     const raw = new Tensor(native.fromBytes(values, shape, dtypeCode(natural), device));

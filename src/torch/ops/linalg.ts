@@ -1,4 +1,5 @@
 // Matrix products.
+import { DisposedTensorError } from "../errors.js";
 import { Op } from "../op.js";
 import type { Tensor } from "../tensor.js";
 
@@ -15,4 +16,14 @@ export const bmm = (a: Tensor, b: Tensor): Tensor => bmmOp.tensor(a, b);
 export const mm = (a: Tensor, b: Tensor): Tensor => mmOp.tensor(a, b);
 export const outer = (a: Tensor, b: Tensor): Tensor => outerOp.tensor(a, b);
 /** Einstein summation, e.g. einsum("bij,bjk->bik", a, b). */
-export const einsum = (equation: string, ...operands: Tensor[]): Tensor => einsumOp.tensor(equation, operands);
+export function einsum(equation: string, ...operands: Tensor[]): Tensor {
+  try {
+    return einsumOp.tensor(equation, operands);
+  } catch (e) {
+    // The native layer does not name the shapes of Tensor[] elements.
+    if (e instanceof Error && !(e instanceof DisposedTensorError)) {
+      e.message += ` [operands=${operands.map((t) => (t.isDisposed ? "disposed" : `[${t.shape.join(", ")}]`)).join(", ")}]`;
+    }
+    throw e;
+  }
+}

@@ -48,10 +48,11 @@ export function prod(x: Tensor, dim?: number, keepdim = false): Tensor {
 
 /** Largest value over all elements, or over `dim` (values only; see maxDim for indices). */
 export function amax(x: Tensor, dim?: Dims, keepdim = false): Tensor {
-  return dim === undefined ? maxAll.tensor(x) : amaxOp.tensor(x, dimsOf(dim), keepdim);
+  // aten::amax reduces every dimension for dim=[] and honours keepdim.
+  return dim === undefined && !keepdim ? maxAll.tensor(x) : amaxOp.tensor(x, dimsOf(dim) ?? [], keepdim);
 }
 export function amin(x: Tensor, dim?: Dims, keepdim = false): Tensor {
-  return dim === undefined ? minAll.tensor(x) : aminOp.tensor(x, dimsOf(dim), keepdim);
+  return dim === undefined && !keepdim ? minAll.tensor(x) : aminOp.tensor(x, dimsOf(dim) ?? [], keepdim);
 }
 
 /** Largest values along `dim` and where they are (torch.max(x, dim)). */

@@ -1,4 +1,5 @@
 // Shape and indexing: views, joins, splits, gathers, flips, padding.
+import { DisposedTensorError } from "../errors.js";
 import { Op } from "../op.js";
 import type { Tensor } from "../tensor.js";
 
@@ -59,8 +60,23 @@ function nonEmpty(tensors: readonly Tensor[], what: string): readonly Tensor[] {
   if (tensors.length === 0) throw new RangeError(`${what}: expects a non-empty list of tensors`);
   return tensors;
 }
-export const cat = (tensors: readonly Tensor[], dim = 0): Tensor => catOp.tensor(nonEmpty(tensors, "cat"), dim);
-export const stack = (tensors: readonly Tensor[], dim = 0): Tensor => stackOp.tensor(nonEmpty(tensors, "stack"), dim);
+
+/**
+ * Calls an op on a list of tensors. The native layer names the shapes of
+ * Tensor arguments only, not of Tensor[] elements, so add them to errors.
+ */
+function onList(op: Op, tensors: readonly Tensor[], dim: number): Tensor {
+  try {
+    return op.tensor(tensors, dim);
+  } catch (e) {
+    if (e instanceof Error && !(e instanceof DisposedTensorError)) {
+      e.message += ` [tensors=${tensors.map((t) => (t.isDisposed ? "disposed" : `[${t.shape.join(", ")}]`)).join(", ")}]`;
+    }
+    throw e;
+  }
+}
+export const cat = (tensors: readonly Tensor[], dim = 0): Tensor => onList(catOp, nonEmpty(tensors, "cat"), dim);
+export const stack = (tensors: readonly Tensor[], dim = 0): Tensor => onList(stackOp, nonEmpty(tensors, "stack"), dim);
 
 /** Splits into pieces of `size` (the last may be smaller) or of the listed sizes. */
 export function split(x: Tensor, size: number | readonly number[], dim = 0): Tensor[] {

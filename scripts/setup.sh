@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs everything moediff-sr needs, idempotently, and builds it:
+#   1. system packages (libtorch-dev, a C++ toolchain, Node headers) when missing
+#   2. npm ci when package-lock.json changed
+#   3. the native addon when its sources, libtorch or Node changed
+#   4. the TypeScript build (incremental)
+# Usage: bash scripts/setup.sh [--quiet]
+# Set LIBTORCH=/path/to/libtorch to build against an official distribution
+# (CPU or CUDA) instead of Debian/Ubuntu's libtorch-dev.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quiet=0
+[ "${1:-}" = "--quiet" ] && quiet=1
+say() { [ "$quiet" = 1 ] || echo "setup: $*"; }
+stamps=.setup-stamps
+mkdir -p "$stamps"
+
+# ---- 1. system packages ----
+missing=()
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
+command -v make >/dev/null 2>&1 || missing+=(make)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)   # node-gyp runs on python3
+if [ -z "${LIBTORCH:-}" ]; then
+  [ -f /usr/include/torch/csrc/api/include/torch/torch.h ] || missing+=(libtorch-dev)
+fi
+node scripts/node-headers.mjs >/dev/null 2>&1 || missing+=(libnode-dev)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing system packages: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: missing system packages: ${missing[*]}" >&2
+    echo "setup: install them as root (apt-get install --no-install-recommends ${missing[*]}), or set LIBTORCH to a libtorch distribution" >&2
+    exit 1
+  fi
+fi
+
+# ---- 2. npm packages ----
+lock_hash=$(sha256sum package-lock.json | cut -c1-64)
+if [ ! -d node_modules ] || [ "$(cat "$stamps/npm" 2>/dev/null)" != "$lock_hash" ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > "$stamps/npm"
+fi
+
+# ---- 3. native addon ----
+native_hash=$( (cat native/binding.gyp native/libtorch-config.mjs native/src/*; node --version; echo "${LIBTORCH:-system}"; node native/libtorch-config.mjs describe) | sha256sum | cut -c1-64)
+if [ ! -f native/build/Release/moediff_native.node ] || [ "$(cat "$stamps/native" 2>/dev/null)" != "$native_hash" ]; then
+  say "building the native addon (about 30 s)"
+  if ! npm run -s build:native > "$stamps/native-build.log" 2>&1; then
+    tail -40 "$stamps/native-build.log" >&2
+    echo "setup: the native build failed; the full log is $stamps/native-build.log" >&2
+    exit 1
+  fi
+  echo "$native_hash" > "$stamps/native"
+fi
+
+# ---- 4. TypeScript ----
+say "compiling TypeScript"
+npx tsc -p tsconfig.json
+say "ready"
