@@ -175,6 +175,12 @@ c10::IValue toList(Napi::Env env, const OpEntry& op, const ArgSpec& a, const Nap
       }
       return c10::IValue(std::move(out));
     }
+    case Kind::Scalar: {
+      c10::impl::GenericList out(c10::NumberType::get());
+      out.reserve(n);
+      for (uint32_t i = 0; i < n; ++i) out.push_back(toScalar(env, op, a, arr.Get(i)));
+      return c10::IValue(std::move(out));
+    }
     case Kind::Str: {
       c10::List<std::string> out;
       for (uint32_t i = 0; i < n; ++i) {
@@ -196,8 +202,7 @@ c10::IValue toIValue(Napi::Env env, const OpEntry& op, const ArgSpec& a, const N
   }
   switch (a.kind) {
     case Kind::Tensor:
-      if (!v.IsNumber()) argError(env, op, a, "must be a tensor");
-      return c10::IValue(tensorAt(env, v.As<Napi::Number>().Uint32Value()));
+      return c10::IValue(tensorFromValue(env, v, (op.name + ": argument '" + a.name + "' (" + a.typeName + ")").c_str()));
     case Kind::Int: return c10::IValue(toInt(env, op, a, v));
     case Kind::Float: return c10::IValue(toFloat(env, op, a, v));
     case Kind::Scalar: return toScalar(env, op, a, v);
@@ -304,9 +309,15 @@ Napi::Value callImpl(const Napi::CallbackInfo& info, bool keepTensors) {
         throw Napi::TypeError::New(env, op.name + ": missing required argument '" + a.name + "' (" + a.typeName + ")");
       }
     }
-  } catch (...) {
+  } catch (const Napi::Error&) {
     stack.clear();  // release any tensor references taken so far
     throw;
+  } catch (const c10::Error& e) {
+    stack.clear();
+    throw Napi::Error::New(env, op.name + ": " + trimMessage(e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    stack.clear();
+    throw Napi::Error::New(env, op.name + ": " + trimMessage(e.what()));
   }
   try {
     op.handle.callBoxed(&stack);

@@ -59,9 +59,13 @@ void uncountStorage(Napi::Env env, const void* key) {
   }
 }
 
+// Tensor ids live in their own range, so a stray small integer (a dim, a
+// size) passed where a tensor belongs is rejected instead of naming a tensor.
+constexpr uint32_t kTensorIdBase = 1u << 30;
+
 [[noreturn]] void throwBadId(Napi::Env env, const char* kind, uint32_t id) {
   throw Napi::Error::New(env, std::string(kind) + " handle " + std::to_string(id) +
-                                  " is not live (already disposed?)");
+                                  " is not live (disposed, or not a " + kind + ")");
 }
 
 }  // namespace
@@ -79,27 +83,33 @@ uint32_t registerTensor(Napi::Env env, at::Tensor t) {
   g_storageKey[id] = countStorage(env, t);
   g_tensors[id] = std::move(t);
   g_liveTensors += 1;
-  return id;
+  return kTensorIdBase + id;
 }
 
 at::Tensor& tensorAt(Napi::Env env, uint32_t id) {
-  if (id == 0 || id >= g_tensors.size() || !g_tensors[id].defined()) throwBadId(env, "tensor", id);
-  return g_tensors[id];
+  const uint32_t slot = id - kTensorIdBase;
+  if (id <= kTensorIdBase || slot >= g_tensors.size() || !g_tensors[slot].defined()) throwBadId(env, "tensor", id);
+  return g_tensors[slot];
 }
 
 at::Tensor& tensorFromValue(Napi::Env env, const Napi::Value& v, const char* what) {
   if (!v.IsNumber()) {
     throw Napi::TypeError::New(env, std::string(what) + " must be a tensor");
   }
-  return tensorAt(env, v.As<Napi::Number>().Uint32Value());
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (d <= kTensorIdBase || d != static_cast<double>(static_cast<uint32_t>(d))) {
+    throw Napi::TypeError::New(env, std::string(what) + " must be a tensor, got the number " + std::to_string(d));
+  }
+  return tensorAt(env, static_cast<uint32_t>(d));
 }
 
 void releaseTensor(Napi::Env env, uint32_t id) {
   at::Tensor& t = tensorAt(env, id);
-  uncountStorage(env, g_storageKey[id]);
-  g_storageKey[id] = nullptr;
+  const uint32_t slot = id - kTensorIdBase;
+  uncountStorage(env, g_storageKey[slot]);
+  g_storageKey[slot] = nullptr;
   t.reset();
-  g_freeTensorIds.push_back(id);
+  g_freeTensorIds.push_back(slot);
   g_liveTensors -= 1;
 }
 

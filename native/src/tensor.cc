@@ -53,7 +53,12 @@ Napi::Value FromBytes(const Napi::CallbackInfo& info) {
       throw Napi::TypeError::New(env, "fromBytes: data must be a typed array or ArrayBuffer");
     }
     std::vector<int64_t> shape = shapeFromValue(env, info[1]);
-    auto dtype = static_cast<at::ScalarType>(info[2].As<Napi::Number>().Int32Value());
+    const int32_t code = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : -1;
+    if (code < 0 || code >= static_cast<int32_t>(at::ScalarType::NumOptions) || c10::isQIntType(static_cast<at::ScalarType>(code)) ||
+        code == static_cast<int32_t>(at::ScalarType::ComplexHalf) || code == static_cast<int32_t>(at::ScalarType::Undefined)) {
+      throw Napi::TypeError::New(env, "fromBytes: unsupported scalar type code " + std::to_string(code));
+    }
+    auto dtype = static_cast<at::ScalarType>(code);
     at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
     const size_t expected = t.nbytes();
     if (expected != length) {
@@ -62,7 +67,7 @@ Napi::Value FromBytes(const Napi::CallbackInfo& info) {
     }
     if (length > 0) std::memcpy(t.data_ptr(), data, length);
     if (info.Length() > 3 && info[3].IsString()) {
-      c10::Device device(info[3].As<Napi::String>().Utf8Value());
+      c10::Device device(info[3].As<Napi::String>().Utf8Value());  // throws c10::Error on a bad string
       if (!device.is_cpu()) t = t.to(device);
     }
     return Napi::Number::New(env, registerTensor(env, std::move(t)));

@@ -23,7 +23,7 @@ export interface GradcheckMismatch {
 
 /**
  * Compares autograd's gradient of sum(fn(inputs) * v), for a fixed random v,
- * with central differences. Inputs should be float64 leaves with requiresGrad.
+ * with central differences. Inputs must be contiguous float64 tensors with requiresGrad.
  * Returns the mismatches (empty when the gradients agree); throws on bad input.
  */
 export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], o: GradcheckOptions = {}): GradcheckMismatch[] {
@@ -31,10 +31,15 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], o: 
   const atol = o.atol ?? 1e-5;
   const rtol = o.rtol ?? 1e-3;
   for (const [i, x] of inputs.entries()) {
-    if (x.dtype !== "float64" && x.dtype !== "complex128") {
-      throw new TypeError(`gradcheck: input ${i} is ${x.dtype}; use float64 for meaningful finite differences`);
+    // Outputs may be complex128; inputs are perturbed one real element at a time.
+    if (x.dtype !== "float64") {
+      throw new TypeError(
+        `gradcheck: input ${i} is ${x.dtype}; use float64 for meaningful finite differences` +
+          (x.dtype === "complex128" ? " (pass real and imaginary parts as float64 inputs and combine them with complex())" : ""),
+      );
     }
     if (!x.requiresGrad) throw new TypeError(`gradcheck: input ${i} does not require grad`);
+    if (!x.isContiguous()) throw new TypeError(`gradcheck: input ${i} [${x.shape.join(", ")}] is not contiguous; pass x.contiguous() as a leaf`);
   }
   return tidy(() => {
     const out = fn(...inputs);

@@ -11,6 +11,9 @@ function toNative(a: Arg): NativeArg {
   if (a instanceof Tensor) return a.id;
   if (typeof a !== "object" || a === null) return a;
   if (a instanceof Generator) return a.id;
+  if (!Array.isArray(a)) {
+    throw new TypeError(`op arguments must be tensors, generators, numbers, booleans, strings, null or arrays; got ${Object.prototype.toString.call(a)}`);
+  }
   return (a as readonly Arg[]).map(toNative);
 }
 

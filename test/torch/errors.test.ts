@@ -139,3 +139,27 @@ test("failed calls leak no tensors, inside and outside tidy(), and the engine ke
   T.tidy(() => assert.deepEqual(x.add(1).toArray(), [1, 1, 1, 1, 1, 1]));
   for (const t of [x, z6, w]) t.dispose();
 });
+
+test("native argument problems become JS errors, never an abort", () => {
+  T.tidy(() => {
+    const x = T.ones([2]);
+    // An unparseable device string used to abort the process inside argument conversion.
+    assertThrowsMatching(() => T.zeros([2], { device: "cuda:99999999999999999999" as T.Device }), /device|parse/i);
+    assertThrowsMatching(() => new T.Op("aten::to.device").tensor(x, "gpu", 6), /aten::to.device/);
+    // A plain number is never taken for a tensor handle.
+    assertThrowsMatching(() => new T.Op("aten::add.Tensor").tensor(x, 3), /argument 'other' \(Tensor\) must be a tensor, got the number 3/);
+    assertThrowsMatching(() => new T.Op("aten::cat").tensor([x, 5 as unknown as T.Tensor]), /must be a tensor/);
+    // Plain objects are not op arguments.
+    assertThrowsMatching(() => new T.Op("aten::relu").tensor({ id: 1 } as unknown as T.Tensor), /op arguments must be/);
+  });
+});
+
+test("Scalar[] arguments are converted (foreach ScalarList overloads)", () => {
+  T.tidy(() => {
+    const a = T.ones([2]);
+    const b = T.ones([3]);
+    new T.Op("aten::_foreach_mul_.ScalarList").inPlace([a, b], [2, 0.5]);
+    assert.deepEqual(a.toArray(), [2, 2]);
+    assert.deepEqual(b.toArray(), [0.5, 0.5, 0.5]);
+  });
+});

@@ -126,6 +126,10 @@ test("gradcheck finds a wrong gradient and rejects unsuitable inputs", () => {
     assert.equal(T.gradcheck((x) => x!.mul(x!.detach()), [x], { maxElements: 2 }).length, 2);
     assert.throws(() => T.gradcheck((x) => x!.mul(2), [T.ones([2], { requiresGrad: true })]), /input 0 is float32; use float64/);
     assert.throws(() => T.gradcheck((x) => x!.mul(2), [T.ones([2], { dtype: "float64" })]), /input 0 does not require grad/);
+    const z = T.complex(T.ones([2], { dtype: "float64" }), T.ones([2], { dtype: "float64" })).requiresGrad_();
+    assert.throws(() => T.gradcheck((z) => z!.abs(), [z]), /input 0 is complex128; .*float64 inputs/);
+    const t = T.ones([3, 2], { dtype: "float64" }).T.detach().requiresGrad_();
+    assert.throws(() => T.gradcheck((t) => t!.mul(2), [x, t]), /input 1 \[2, 3\] is not contiguous/);
     // The inputs are left unchanged by the perturbations.
     assert.deepEqual(Array.from(x.data() as Float64Array), Array.from(xs));
   });
