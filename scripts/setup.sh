@@ -60,5 +60,5 @@ fi
 
 # ---- 4. TypeScript ----
 say "compiling TypeScript"
-npx tsc -p tsconfig.json
+node node_modules/typescript/bin/tsc -p tsconfig.json
 say "ready"

@@ -16,7 +16,7 @@ export interface ToySrOptions {
   onStep?: (step: number, loss: number) => void;
 }
 
-export const TOY_SR_DEFAULTS: Readonly<ToySrOptions> = Object.freeze({ steps: 300, batch: 16, size: 48, channels: 32, seed: 0, lr: 2e-3 });
+export const TOY_SR_DEFAULTS: Readonly<ToySrOptions> = Object.freeze({ steps: 800, batch: 16, size: 48, channels: 32, seed: 0, lr: 2e-3 });
 
 /** Random images in [0, 1]: blurred noise plus bright discs and a straight edge. */
 export function syntheticImages(n: number, size: number, generator: T.Generator): T.Tensor {
