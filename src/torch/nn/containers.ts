@@ -12,52 +12,6 @@ function indexOf(owner: string, i: number, length: number): number {
   return k;
 }
 
-/**
- * Runs its children in order, each on the previous one's output. Children are
- * registered as "0", "1", ... so keys read "enc.0.weight". The intermediate
- * outputs are disposed; only the last is returned.
- *
- * The element type M is not inferred from the arguments (so mixed layers
- * type-check as UnaryModule); name it to get precise types from at():
- * `new Sequential<Linear>(a, b).at(0).weight`.
- */
-export class Sequential<M extends UnaryModule = UnaryModule> extends Module {
-  readonly #items: M[] = [];
-
-  constructor(...modules: NoInfer<M>[]) {
-    super();
-    for (const m of modules) this.push(m);
-  }
-
-  /** Appends a module as child "length"; returns this. */
-  push(module: M): this {
-    this.registerModule(String(this.#items.length), module);
-    this.#items.push(module);
-    return this;
-  }
-
-  get length(): number {
-    return this.#items.length;
-  }
-
-  /** The i-th child; negative counts from the end. */
-  at(i: number): M {
-    return this.#items[indexOf("Sequential", i, this.#items.length)] as M;
-  }
-
-  [Symbol.iterator](): IterableIterator<M> {
-    return this.#items[Symbol.iterator]();
-  }
-
-  forward(x: Tensor): Tensor {
-    return tidy(() => {
-      let y = x;
-      for (const m of this.#items) y = m.forward(y);
-      return y;
-    });
-  }
-}
-
 /** Holds modules under "0", "1", ... without a forward of its own (torch.nn.ModuleList). */
 export class ModuleList<M extends Module = Module> extends Module {
   readonly #items: M[] = [];
@@ -85,10 +39,33 @@ export class ModuleList<M extends Module = Module> extends Module {
 
   /** The i-th module; negative counts from the end. */
   at(i: number): M {
-    return this.#items[indexOf("ModuleList", i, this.#items.length)] as M;
+    return this.#items[indexOf(this.constructor.name, i, this.#items.length)] as M;
   }
 
   [Symbol.iterator](): IterableIterator<M> {
     return this.#items[Symbol.iterator]();
+  }
+}
+
+/**
+ * Runs its children in order, each on the previous one's output. Children are
+ * registered as "0", "1", ... so keys read "enc.0.weight". The intermediate
+ * outputs are disposed; only the last is returned.
+ *
+ * The element type M is not inferred from the arguments (so mixed layers
+ * type-check as UnaryModule); name it to get precise types from at():
+ * `new Sequential<Linear>(a, b).at(0).weight`.
+ */
+export class Sequential<M extends UnaryModule = UnaryModule> extends ModuleList<M> {
+  constructor(...modules: NoInfer<M>[]) {
+    super(modules);
+  }
+
+  forward(x: Tensor): Tensor {
+    return tidy(() => {
+      let y = x;
+      for (const m of this) y = m.forward(y);
+      return y;
+    });
   }
 }

@@ -2,7 +2,7 @@
 import { pad } from "../ops/shape.js";
 import type { Tensor } from "../tensor.js";
 import * as F from "./functional.js";
-import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from "./init.js";
+import { defaultLayerInit_ } from "./init.js";
 import { Module } from "./module.js";
 import { checkCount, emptyParameter, type LayerOptions, type Parameter } from "./parameter.js";
 
@@ -103,12 +103,7 @@ export abstract class ConvNd extends Module {
 
   /** Re-draws the weights as the constructor does. */
   resetParameters(options: LayerOptions = {}): void {
-    kaimingUniform_(this.weight, { a: Math.sqrt(5), generator: options.generator });
-    if (this.bias !== null) {
-      const [fanIn] = calculateFanInAndFanOut(this.weight);
-      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
-      uniform_(this.bias, -bound, bound, options);
-    }
+    defaultLayerInit_(this.weight, this.bias, options);
   }
 
   /** Checks for [N, C, ...spatial] or unbatched [C, ...spatial] input with inChannels channels. */

@@ -222,3 +222,16 @@ export function truncNormal_(t: Tensor, o: TruncNormalOptions = {}): Tensor {
   });
   return t;
 }
+
+/**
+ * PyTorch's default initialisation of Linear and Conv layers: weight from
+ * kaiming_uniform(a = sqrt(5)), bias uniform in +-1/sqrt(fan_in).
+ */
+export function defaultLayerInit_(weight: Tensor, bias: Tensor | null, options: InitOptions = {}): void {
+  kaimingUniform_(weight, { a: Math.sqrt(5), generator: options.generator });
+  if (bias !== null) {
+    const [fanIn] = calculateFanInAndFanOut(weight);
+    const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+    uniform_(bias, -bound, bound, options);
+  }
+}

@@ -1,7 +1,7 @@
 // Linear: y = x W^T + b (torch.nn.Linear).
 import type { Tensor } from "../tensor.js";
 import * as F from "./functional.js";
-import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from "./init.js";
+import { defaultLayerInit_ } from "./init.js";
 import { Module } from "./module.js";
 import { checkCount, emptyParameter, type LayerOptions, type Parameter } from "./parameter.js";
 
@@ -34,12 +34,7 @@ export class Linear extends Module {
 
   /** Re-draws the weights as the constructor does. */
   resetParameters(options: LayerOptions = {}): void {
-    kaimingUniform_(this.weight, { a: Math.sqrt(5), generator: options.generator });
-    if (this.bias !== null) {
-      const [fanIn] = calculateFanInAndFanOut(this.weight);
-      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
-      uniform_(this.bias, -bound, bound, options);
-    }
+    defaultLayerInit_(this.weight, this.bias, options);
   }
 
   /** x [..., in] -> [..., out]. */
