@@ -324,7 +324,7 @@ test("registration uses explicit names and rejects bad ones", () => {
         /Bad: parameter 'x' must be a Parameter \(wrap the tensor: new Parameter\(t\)\)/,
       );
       assertThrowsMatching(() => m.registerModule("self", m), /cannot register a module as its own child/);
-      // null entries are placeholders: not in the state dict, not iterated
+      // null entries stand for absent parameters (bias=false): not in the state dict, not iterated
       m.registerParameter("bias", null);
       m.registerBuffer("stats", null);
       m.registerBuffer("scratch", T.ones([3]), false);
