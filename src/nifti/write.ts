@@ -20,13 +20,11 @@
 // Atomic: the bytes go to a temporary file in the target's directory, which is
 // flushed and renamed onto the target. On any failure the temporary file is
 // removed and the target is left as it was.
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { randomBytes } from "node:crypto";
-import { basename, dirname, join } from "node:path";
 import type { Volume } from "../volume/volume.js";
 import { mat4ToQuatern, quaternToMat4 } from "./affine.js";
 import { NIFTI_DTYPES, dtypeBytes, dtypeCode, encodeVoxels, isNiftiDtype, type NiftiDtype } from "./datatype.js";
 import { NiftiError } from "./errors.js";
+import { AtomicWriteError, writeFileAtomic } from "../util/atomic_write.js";
 import { gzip } from "./gzip.js";
 import { encodeHeader, voxOffsetFor } from "./header_write.js";
 import type { NiftiImage } from "./read.js";
@@ -197,52 +195,16 @@ export function writeNifti(path: string, input: Volume | NiftiImage, options: Wr
   }
   const enc = encodeNifti(input, options, path);
   const out = compressed ? gzip(enc.bytes, options.compressionLevel ?? 6) : enc.bytes;
-  writeFileAtomic(path, out);
+  writeNiftiFile(path, out);
   return { ...enc, path, compressed, fileBytes: out.length };
 }
 
-/** Writes bytes to a temporary file next to `path`, fsyncs and renames it into place; removes it on failure. */
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-  let fd: number | undefined;
-  let stage = `could not create a temporary file in ${dir}`;
+/** Writes bytes atomically (see src/util/atomic_write.ts), as a NiftiError on failure. */
+function writeNiftiFile(path: string, bytes: Uint8Array): void {
   try {
-    fd = openSync(tmp, "wx", 0o644);
-    stage = `could not write the temporary file ${tmp}`;
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    stage = `could not flush the temporary file ${tmp} to disk`;
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    stage = `could not rename the temporary file ${tmp} onto the target`;
-    renameSync(tmp, path);
+    writeFileAtomic(path, (write) => write(bytes));
   } catch (e) {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already failing; the original error matters
-      }
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created, or already gone
-    }
-    throw new NiftiError(path, `${stage}: ${e instanceof Error ? e.message : String(e)}; nothing was written (the temporary file was removed)`, {
-      cause: e,
-    });
-  }
-  try {
-    const dfd = openSync(dir, "r");
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // best effort: not every platform can fsync a directory
+    if (!(e instanceof AtomicWriteError)) throw e;
+    throw new NiftiError(path, `${e.message}; nothing was written (the temporary file was removed)`, { cause: e.cause });
   }
 }

@@ -19,13 +19,12 @@
 // every tensor starts at a multiple of its element size (the header is padded
 // with spaces to a multiple of 8 bytes). saveFile() writes a temporary file in
 // the target's directory, fsyncs it and renames it into place.
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { ITEM_SIZE, type DType } from "../dtype.js";
 import type { Device } from "../device.js";
 import { fromBytes } from "../ops/creation.js";
 import type { Tensor } from "../tensor.js";
+import { AtomicWriteError, writeFileAtomic } from "../../util/atomic_write.js";
 
 /** Thrown for malformed safetensors data and for tensors that cannot be saved. */
 export class SafetensorsError extends Error {
@@ -757,11 +756,6 @@ export function serialize(tensors: TensorDict, metadata?: Record<string, string>
   return out;
 }
 
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-}
-
 /**
  * Writes tensors to a safetensors file atomically: the data goes to a temporary
  * file in the same directory, which is fsynced and then renamed over `path`.
@@ -769,46 +763,14 @@ function writeAll(fd: number, bytes: Uint8Array): void {
  */
 export function saveFile(path: string, tensors: TensorDict, metadata?: Record<string, string>): void {
   const p = plan(tensors, metadata, path);
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-  let fd: number | undefined;
-  let stage = `could not create a temporary file in ${dir}`;
   try {
-    fd = openSync(tmp, "wx", 0o644);
-    stage = `could not write the temporary file ${tmp}`;
-    writeAll(fd, p.header);
-    for (const t of p.tensors) writeAll(fd, tensorBytes(t, path));
-    stage = `could not flush the temporary file ${tmp} to disk`;
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    stage = `could not rename the temporary file ${tmp} onto the target`;
-    renameSync(tmp, path);
+    writeFileAtomic(path, (write) => {
+      write(p.header);
+      for (const t of p.tensors) write(tensorBytes(t, path));
+    });
   } catch (e) {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already failing; the original error matters
-      }
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created, or already gone
-    }
-    const problem = e instanceof SafetensorsError ? e.problem : `${stage}: ${e instanceof Error ? e.message : String(e)}`;
-    throw new SafetensorsError(path, `${problem}; nothing was saved (the temporary file was removed)`, { cause: e });
-  }
-  // Make the rename durable; not every platform can fsync a directory.
-  try {
-    const dfd = openSync(dir, "r");
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // best effort
+    if (!(e instanceof AtomicWriteError)) throw e;
+    const problem = e.cause instanceof SafetensorsError ? e.cause.problem : e.message;
+    throw new SafetensorsError(path, `${problem}; nothing was saved (the temporary file was removed)`, { cause: e.cause });
   }
 }
