@@ -191,22 +191,11 @@ function resampleSeparable(
     return { m, idx, w, valid };
   });
   const [tx, ty, tz] = tableOf as [AxisTable, AxisTable, AxisTable];
-  const [mx, my, mz] = dims;
   if (T === 1) {
     // Nearest: a gather through the index tables.
     const sstride = [1, sdims[0], sdims[0] * sdims[1]];
-    const [sx, sy, sz] = [sstride[sourceAxisOf[0]] as number, sstride[sourceAxisOf[1]] as number, sstride[sourceAxisOf[2]] as number];
-    for (let k = 0; k < mz; k++) {
-      for (let j = 0; j < my; j++) {
-        const row = mx * (j + my * k);
-        if (!tz.valid[k] || !ty.valid[j]) {
-          out.fill(fill, row, row + mx);
-          continue;
-        }
-        const base = (ty.idx[j] as number) * sy + (tz.idx[k] as number) * sz;
-        for (let i = 0; i < mx; i++) out[row + i] = tx.valid[i] ? (src[base + (tx.idx[i] as number) * sx] as number) : fill;
-      }
-    }
+    const offsets = tableOf.map((t, b) => t.idx.map((i) => i * (sstride[sourceAxisOf[b] as number] as number))) as Offsets;
+    writeTargetOrder(out, src, dims, offsets, [tx.valid, ty.valid, tz.valid], fill);
     return;
   }
   // Contract source axes 0, 1, 2 in turn; the intermediate keeps source axis order.
@@ -219,21 +208,35 @@ function resampleSeparable(
   }
   // Copy into target order: target axis b walks intermediate axis sourceAxisOf[b].
   const cstride = [1, cdims[0], cdims[0] * cdims[1]];
-  const [sx, sy, sz] = [cstride[sourceAxisOf[0]] as number, cstride[sourceAxisOf[1]] as number, cstride[sourceAxisOf[2]] as number];
+  const offsets = dims.map((m, b) => Int32Array.from({ length: m }, (_, u) => u * (cstride[sourceAxisOf[b] as number] as number))) as Offsets;
+  writeTargetOrder(out, cur, dims, offsets, [tx.valid, ty.valid, tz.valid], fill);
+}
+
+type Offsets = [Int32Array, Int32Array, Int32Array];
+
+/** out[i, j, k] = source[ox[i] + oy[j] + oz[k]] where all three axes are valid, else fill. */
+function writeTargetOrder(
+  out: Float32Array,
+  source: Float32Array,
+  dims: Dims3,
+  [ox, oy, oz]: Offsets,
+  [vx, vy, vz]: [Uint8Array, Uint8Array, Uint8Array],
+  fill: number,
+): void {
+  const [mx, my, mz] = dims;
   for (let k = 0; k < mz; k++) {
     for (let j = 0; j < my; j++) {
       const row = mx * (j + my * k);
-      if (!tz.valid[k] || !ty.valid[j]) {
+      if (!vz[k] || !vy[j]) {
         out.fill(fill, row, row + mx);
         continue;
       }
-      const base = j * sy + k * sz;
-      for (let i = 0; i < mx; i++) out[row + i] = tx.valid[i] ? (cur[base + i * sx] as number) : fill;
+      const base = (oy[j] as number) + (oz[k] as number);
+      for (let i = 0; i < mx; i++) out[row + i] = vx[i] ? (source[base + (ox[i] as number)] as number) : fill;
     }
   }
 }
 
-/** Applies a 1-D table along `axis` of a 3-D array (i fastest); returns the array with that axis of length table.m. */
 function contractAxis(x: Float32Array, d: Dims3, axis: number, table: AxisTable, T: number): Float32Array {
   const n = d[axis] as number;
   const m = table.m;
