@@ -3,9 +3,8 @@
 //
 // Commands that do not need the tensor engine (info FILE, convert) must run where
 // the native addon is missing, so the engine is loaded only when a command needs
-// it: `info` imports it itself when given no file, and the demo command (whose
-// module imports the engine) is registered only when it may be the one asked for
-// (it, help, or anything but the engine-free commands).
+// it: `info` imports it itself when given no file, and the commands whose modules
+// import the engine are registered only when they may be the one asked for.
 import { Command } from "commander";
 import { registerInfo } from "./commands/info.js";
 import { registerConvert } from "./commands/convert.js";
@@ -18,26 +17,43 @@ const program = new Command()
   .version("0.1.0")
   .showHelpAfterError();
 
-/** Registers the commands whose modules load the engine; if it cannot load, they report why when run. */
-async function registerEngineCommands(p: Command): Promise<void> {
+/**
+ * The commands whose modules load the engine, by name and module. If the engine cannot load, they are
+ * still listed and say why when run.
+ */
+const ENGINE_COMMANDS: readonly { name: string; load: () => Promise<(p: Command) => void> }[] = [
+  { name: "simulate", load: async () => (await import("./commands/simulate.js")).registerSimulate },
+  { name: "prepare", load: async () => (await import("./commands/prepare.js")).registerPrepare },
+  { name: "train-vqvae", load: async () => (await import("./commands/train_vqvae.js")).registerTrainVqvae },
+  { name: "train", load: async () => (await import("./commands/train.js")).registerTrain },
+  { name: "demo", load: async () => (await import("./commands/demo.js")).registerDemo },
+];
+
+async function registerEngineCommands(p: Command, only?: string): Promise<void> {
+  const wanted = ENGINE_COMMANDS.filter((c) => only === undefined || c.name === only);
   try {
-    const { registerDemo } = await import("./commands/demo.js");
-    registerDemo(p);
+    await import("../torch/index.js");
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    p.command("demo")
-      .description("(unavailable: the tensor engine did not load)")
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(() => {
-        throw new Error(`the tensor engine did not load: ${why}`);
-      });
+    for (const c of wanted) {
+      p.command(c.name)
+        .description("(unavailable: the tensor engine did not load)")
+        .allowUnknownOption()
+        .allowExcessArguments()
+        .action(() => {
+          throw new Error(`the tensor engine did not load: ${why}`);
+        });
+    }
+    return;
   }
+  for (const c of wanted) (await c.load())(p);
 }
 
 try {
   const command = process.argv.slice(2).find((a) => !a.startsWith("-"));
-  if (command === undefined || !ENGINE_FREE.has(command)) await registerEngineCommands(program);
+  const known = ENGINE_COMMANDS.some((c) => c.name === command);
+  // Load only the engine command asked for; all of them for help or an unknown command.
+  if (command === undefined || !ENGINE_FREE.has(command)) await registerEngineCommands(program, known ? command : undefined);
   registerInfo(program);
   registerConvert(program);
   await program.parseAsync(process.argv);

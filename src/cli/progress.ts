@@ -19,8 +19,17 @@ function formatSeconds(s: number): string {
   return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${s.toFixed(0)}s`;
 }
 
-export function progress(label: string, total: number, o: { logEverySeconds?: number; stream?: NodeJS.WriteStream } = {}): Progress {
+/**
+ * A progress display for `total` units of work. `initial` is work already done before this process
+ * (a resumed run): the ETA is computed from this process's own rate.
+ */
+export function progress(
+  label: string,
+  total: number,
+  o: { logEverySeconds?: number; stream?: NodeJS.WriteStream; initial?: number } = {},
+): Progress {
   const stream = o.stream ?? process.stderr;
+  const initial = o.initial ?? 0;
   const start = Date.now();
   if (stream.isTTY) {
     const bar = new cliProgress.SingleBar(
@@ -33,7 +42,7 @@ export function progress(label: string, total: number, o: { logEverySeconds?: nu
       },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, 0, { values: "" });
+    bar.start(total, initial, { values: "" });
     return {
       update: (done, values = {}) => bar.update(done, { values: formatValues(values) }),
       stop: () => bar.stop(),
@@ -47,7 +56,7 @@ export function progress(label: string, total: number, o: { logEverySeconds?: nu
       if (now - last < every && done < total) return;
       last = now;
       const elapsed = (now - start) / 1000;
-      const eta = done > 0 ? (elapsed / done) * (total - done) : Number.NaN;
+      const eta = done > initial ? (elapsed / (done - initial)) * (total - done) : Number.NaN;
       stream.write(`${label} ${done}/${total} | ${formatValues(values)} | elapsed ${formatSeconds(elapsed)} ETA ${formatSeconds(eta)}\n`);
     },
     stop() {},

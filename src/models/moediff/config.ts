@@ -1,0 +1,201 @@
+// The MoEDiff-SR configuration: model (condition encoder, gating, experts, schedules), losses, the
+// encoder inputs (ablations of b and g) and training. Two presets: `paper` (the paper's sizes, for a
+// GPU) and `cpu-small` (trains on the Colin27 default data set within an hour on two cores). A user's
+// JSON config overrides a preset key by key (src/util/config.ts rejects unknown keys).
+import { ConfigError, resolveConfig, type ConfigObject } from "../../util/config.js";
+
+export interface MoEDiffModelConfig extends ConfigObject {
+  /** Which experts exist (ablation "single expert": e.g. [2]). Paper: [1, 2, 3]. */
+  experts: number[];
+  /** Diffusion steps T per expert kind 1, 2, 3 (paper Sec. III: 500, 2000, 1000). */
+  timesteps: number[];
+  schedule: "linear" | "cosine";
+  condition: { dim: number; patchSizes: number[]; depth: number; numHeads: number; windowSize: number; mlpRatio: number; globalDepth: number };
+  gating: { mode: "global" | "spatial"; hidden: number; gamma: number; usageDecay: number; temperature: number };
+  expert: { baseChannels: number; timeEmbedDim: number; numHeads: number };
+}
+
+export interface MoEDiffLossConfig extends ConfigObject {
+  /** Eq. 16 expert-diversity term (ablation: false). */
+  diversity: boolean;
+  /** Eq. 14 MAD temperature floor. */
+  temperatureFloor: number;
+  /** Eq. 11 Fourier term: "complex" as written (equals the latent MSE by Parseval) or "amplitude". */
+  fourier: "complex" | "amplitude";
+  /** Eq. 12 STFT term: "complex" as written or "magnitude". */
+  stft: "complex" | "magnitude";
+  /** Eq. 17 bounds of w. */
+  wMin: number;
+  wMax: number;
+  /** z0_hat (Eq. 8) is clamped to [-z0HatClip, z0HatClip] in the task losses (0 = no clamp): at large t, Eq. 8 divides by sqrt(alpha_bar) ~ 0.006. */
+  z0HatClip: number;
+  /** A torchvision VGG-16 weight file for Eq. 10's perceptual term; null = the documented filter bank. */
+  vggWeights: string | null;
+  /** Stop Eq. 13's gradient into the gate (the gate learns from Eq. 16). */
+  detachGateInExpertLoss: boolean;
+}
+
+export interface MoEDiffTrainingConfig extends ConfigObject {
+  epochs: number;
+  /** If > 0, train exactly this many optimiser steps instead of `epochs` epochs. */
+  steps: number;
+  batchSize: number;
+  gradAccumulation: number;
+  lr: number;
+  /** Linear warm-up steps (paper: 100). */
+  warmupSteps: number;
+  weightDecay: number;
+  gradClip: number;
+  /** Gating fixed uniform for this fraction of training (paper: 1000 of 5000 epochs = 0.2). */
+  uniformGatingFraction: number;
+  /** EMA of the weights (0 = off). */
+  emaDecay: number;
+  seed: number;
+  logEvery: number;
+  checkpointEvery: number;
+  /** Held-out slices for the end-of-training losses (0 = all). */
+  evalSlices: number;
+}
+
+export interface MoEDiffConfig extends ConfigObject {
+  preset: string;
+  model: MoEDiffModelConfig;
+  losses: MoEDiffLossConfig;
+  inputs: { useBias: boolean; useGradwarp: boolean };
+  training: MoEDiffTrainingConfig;
+}
+
+const LOSSES: MoEDiffLossConfig = {
+  diversity: true,
+  temperatureFloor: 1e-3,
+  fourier: "complex",
+  stft: "complex",
+  wMin: 0.01,
+  wMax: 100,
+  z0HatClip: 5,
+  vggWeights: null,
+  detachGateInExpertLoss: true,
+};
+
+export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.freeze({
+  paper: {
+    preset: "paper",
+    model: {
+      experts: [1, 2, 3],
+      timesteps: [500, 2000, 1000], // paper Sec. III
+      schedule: "linear",
+      condition: { dim: 256, patchSizes: [64, 32, 16], depth: 4, numHeads: 8, windowSize: 8, mlpRatio: 4, globalDepth: 1 },
+      gating: { mode: "global", hidden: 256, gamma: 0.1, usageDecay: 0.99, temperature: 1 }, // Eq. 4
+      expert: { baseChannels: 64, timeEmbedDim: 256, numHeads: 8 },
+    },
+    losses: LOSSES,
+    inputs: { useBias: true, useGradwarp: true },
+    training: {
+      epochs: 5000, // paper Sec. III
+      steps: 0,
+      batchSize: 32, // paper Sec. III
+      gradAccumulation: 1,
+      lr: 1e-6, // paper Sec. III
+      warmupSteps: 100, // paper Sec. III
+      weightDecay: 0.01,
+      gradClip: 1,
+      uniformGatingFraction: 0.2, // paper: 1000 of 5000 epochs
+      emaDecay: 0.9999,
+      seed: 1,
+      logEvery: 10,
+      checkpointEvery: 1000,
+      evalSlices: 0,
+    },
+  },
+  "cpu-small": {
+    preset: "cpu-small",
+    model: {
+      experts: [1, 2, 3],
+      timesteps: [500, 2000, 1000],
+      schedule: "linear",
+      condition: { dim: 64, patchSizes: [64, 32, 16], depth: 2, numHeads: 2, windowSize: 8, mlpRatio: 2, globalDepth: 1 },
+      gating: { mode: "global", hidden: 64, gamma: 0.1, usageDecay: 0.99, temperature: 1 },
+      expert: { baseChannels: 16, timeEmbedDim: 64, numHeads: 2 },
+    },
+    losses: LOSSES,
+    inputs: { useBias: true, useGradwarp: true },
+    training: {
+      epochs: 40,
+      steps: 0,
+      batchSize: 4,
+      gradAccumulation: 1,
+      lr: 2e-4,
+      warmupSteps: 100,
+      weightDecay: 0.01,
+      gradClip: 1,
+      uniformGatingFraction: 0.2,
+      emaDecay: 0.999,
+      seed: 1,
+      logEvery: 10,
+      checkpointEvery: 200,
+      evalSlices: 0,
+    },
+  },
+});
+
+/** A preset with overrides, validated; errors name the key and echo the value. */
+export function resolveMoEDiffConfig(preset: string, overrides?: unknown): MoEDiffConfig {
+  const base = MOEDIFF_PRESETS[preset];
+  if (base === undefined) throw new ConfigError(`unknown preset '${preset}' (known: ${Object.keys(MOEDIFF_PRESETS).join(", ")})`);
+  const c = resolveConfig(base, overrides);
+  const m = c.model;
+  const fail = (path: string, cond: string, v: unknown): never => {
+    throw new ConfigError(`config.${path} must be ${cond}, got ${JSON.stringify(v)}`);
+  };
+  if (m.experts.length === 0 || m.experts.some((k) => ![1, 2, 3].includes(k)) || new Set(m.experts).size !== m.experts.length) {
+    fail("model.experts", "a non-empty list of distinct expert kinds from 1, 2, 3", m.experts);
+  }
+  if (m.timesteps.length !== 3 || m.timesteps.some((t) => !Number.isInteger(t) || t < 2)) fail("model.timesteps", "three integers >= 2 (T for experts 1, 2, 3)", m.timesteps);
+  if (m.schedule !== "linear" && m.schedule !== "cosine") fail("model.schedule", "'linear' or 'cosine'", m.schedule);
+  if (m.gating.mode !== "global" && m.gating.mode !== "spatial") fail("model.gating.mode", "'global' or 'spatial'", m.gating.mode);
+  const l = c.losses;
+  if (l.fourier !== "complex" && l.fourier !== "amplitude") fail("losses.fourier", "'complex' or 'amplitude'", l.fourier);
+  if (l.stft !== "complex" && l.stft !== "magnitude") fail("losses.stft", "'complex' or 'magnitude'", l.stft);
+  if (!(l.wMin > 0 && l.wMax >= l.wMin)) fail("losses.wMin/wMax", "0 < wMin <= wMax", [l.wMin, l.wMax]);
+  if (!(l.z0HatClip >= 0)) fail("losses.z0HatClip", ">= 0", l.z0HatClip);
+  if (l.vggWeights !== null && typeof l.vggWeights !== "string") fail("losses.vggWeights", "a file path or null", l.vggWeights);
+  const t = c.training;
+  const posInt = (v: number, k: string): void => {
+    if (!Number.isInteger(v) || v < 1) fail(`training.${k}`, "a positive integer", v);
+  };
+  posInt(t.batchSize, "batchSize");
+  posInt(t.gradAccumulation, "gradAccumulation");
+  posInt(t.logEvery, "logEvery");
+  posInt(t.checkpointEvery, "checkpointEvery");
+  if (!Number.isInteger(t.epochs) || t.epochs < 0) fail("training.epochs", "an integer >= 0", t.epochs);
+  if (!Number.isInteger(t.steps) || t.steps < 0) fail("training.steps", "an integer >= 0", t.steps);
+  if (t.epochs === 0 && t.steps === 0) fail("training.epochs/steps", "one of them positive", [t.epochs, t.steps]);
+  if (!(t.lr > 0)) fail("training.lr", "> 0", t.lr);
+  if (!(t.uniformGatingFraction >= 0 && t.uniformGatingFraction <= 1)) fail("training.uniformGatingFraction", "in [0, 1]", t.uniformGatingFraction);
+  if (!(t.emaDecay >= 0 && t.emaDecay < 1)) fail("training.emaDecay", "in [0, 1)", t.emaDecay);
+  if (!(t.gradClip > 0)) fail("training.gradClip", "> 0", t.gradClip);
+  if (!Number.isInteger(t.warmupSteps) || t.warmupSteps < 0) fail("training.warmupSteps", "an integer >= 0", t.warmupSteps);
+  return c;
+}
+
+/** Applies the ablation switches of the CLI (issue 4 point 9) as config overrides. */
+export interface Ablations {
+  noBias?: boolean;
+  noGradwarp?: boolean;
+  experts?: number[];
+  gating?: "global" | "spatial";
+  noDiversity?: boolean;
+  noFrequency?: boolean;
+}
+
+export function applyAblations(c: MoEDiffConfig, a: Ablations): MoEDiffConfig {
+  const out = structuredClone(c) as MoEDiffConfig & { inputs: { useBias: boolean; useGradwarp: boolean } };
+  const o = out as unknown as { inputs: Record<string, boolean>; model: Record<string, unknown> & { gating: Record<string, unknown> }; losses: Record<string, unknown> };
+  if (a.noBias === true) o.inputs.useBias = false;
+  if (a.noGradwarp === true) o.inputs.useGradwarp = false;
+  if (a.experts !== undefined) o.model.experts = [...a.experts];
+  if (a.gating !== undefined) o.model.gating.mode = a.gating;
+  if (a.noDiversity === true) o.losses.diversity = false;
+  if (a.noFrequency === true) o.model.gating.gamma = 0; // Eq. 4 without the frequency-aware softmax
+  return resolveMoEDiffConfig(out.preset, out);
+}

@@ -1,0 +1,7 @@
+// The VQ-VAE autoencoder (E1 and D of MoEDiff-SR): public surface.
+export { type VQVAEConfig, VQVAE_PAPER, VQVAE_CPU_SMALL, resolveVQVAEConfig, validateVQVAEConfig } from "./config.js";
+export { ResBlock, Downsample, Upsample, AttnBlock, normGroups, normalize } from "./blocks.js";
+export { Encoder, MidBlock } from "./encoder.js";
+export { Decoder } from "./decoder.js";
+export { VectorQuantizerEMA, type VectorQuantizerOptions, type QuantizeResult } from "./quantizer.js";
+export { VQVAE, countParameters, type EncodeResult, type ForwardResult, type LossResult, type ReconLossKind } from "./vqvae.js";

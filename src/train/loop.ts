@@ -1,0 +1,84 @@
+// The training loop shared by every trainer: steps from `startStep` to `totalSteps`, a progress bar
+// with the latest losses and ETA, a JSON-lines log, atomic checkpoints every `checkpointEvery` steps,
+// at the end, and on SIGINT/SIGTERM (the current step finishes, a checkpoint is written, then the loop
+// returns with `interrupted: true` so the caller can say how to resume).
+import { progress } from "../cli/progress.js";
+import type { JsonlLog } from "./jsonl_log.js";
+
+export interface LoopOptions {
+  label: string;
+  startStep: number;
+  totalSteps: number;
+  /** Runs step number `step` (0-based) and returns the numbers to log (losses, lr, ...). */
+  step(step: number): Record<string, number>;
+  /** Writes a checkpoint after `stepsDone` steps. */
+  checkpoint(stepsDone: number): void;
+  log: JsonlLog;
+  /** Log every n steps (and the last). Default 10. */
+  logEvery?: number;
+  /** Checkpoint every n steps (and at the end). Default 200. */
+  checkpointEvery?: number;
+  /** Numbers shown in the progress bar (a subset of what step() returns). Default: "loss". */
+  show?: readonly string[];
+  /** Extra fields for each log line. */
+  context?: (step: number) => Record<string, unknown>;
+  /** Disable the signal handlers (tests). */
+  handleSignals?: boolean;
+  /** Called after every step (tests use it to interrupt). */
+  afterStep?: (stepsDone: number) => void;
+}
+
+export interface LoopResult {
+  stepsDone: number;
+  interrupted: boolean;
+  seconds: number;
+  last: Record<string, number>;
+}
+
+export class TrainingInterrupt {
+  requested = false;
+}
+
+/** Runs the loop; see LoopOptions. */
+export function runTrainingLoop(o: LoopOptions, interrupt: TrainingInterrupt = new TrainingInterrupt()): LoopResult {
+  const logEvery = o.logEvery ?? 10;
+  const checkpointEvery = o.checkpointEvery ?? 200;
+  const show = o.show ?? ["loss"];
+  const onSignal = (): void => {
+    if (interrupt.requested) process.exit(130); // a second ^C: stop now
+    interrupt.requested = true;
+    process.stderr.write("\nstopping after this step and writing a checkpoint (press ^C again to abort without one)\n");
+  };
+  const handle = o.handleSignals ?? true;
+  if (handle) {
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  }
+  const bar = progress(o.label, o.totalSteps, { initial: o.startStep });
+  const t0 = Date.now();
+  let last: Record<string, number> = {};
+  let stepsDone = o.startStep;
+  try {
+    for (let s = o.startStep; s < o.totalSteps; s++) {
+      last = o.step(s);
+      stepsDone = s + 1;
+      const shown: Record<string, number> = {};
+      for (const k of show) if (k in last) shown[k] = last[k]!;
+      bar.update(stepsDone, shown);
+      if (stepsDone % logEvery === 0 || stepsDone === o.totalSteps) {
+        o.log.write({ step: stepsDone, time: (Date.now() - t0) / 1000, ...(o.context?.(stepsDone) ?? {}), ...last });
+      }
+      o.afterStep?.(stepsDone);
+      if (interrupt.requested) break;
+      if (stepsDone % checkpointEvery === 0 && stepsDone !== o.totalSteps) o.checkpoint(stepsDone);
+    }
+    if (stepsDone > o.startStep || interrupt.requested) o.checkpoint(stepsDone);
+  } finally {
+    bar.stop();
+    if (handle) {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+  }
+  return { stepsDone, interrupted: interrupt.requested && stepsDone < o.totalSteps, seconds: (Date.now() - t0) / 1000, last };
+}

@@ -1,0 +1,301 @@
+// Training the autoencoder (E1, D): `moediff-sr train-vqvae DATA -o DIR`. The encoder sees [x, g, log b]
+// (encoder_input.ts), the decoder reconstructs x. AdamW with a linear warm-up, gradient clipping,
+// resumable checkpoints, a JSONL log. At the end the held-out reconstruction PSNR/SSIM is measured:
+// the ceiling of the whole super-resolution system, since every output passes through the decoder.
+//
+// Output directory: config.json (the resolved config), model.safetensors (final weights),
+// metrics.json (held-out reconstruction), log.jsonl, checkpoint/ (for --resume).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as T from "../torch/index.js";
+import { VQVAE, VQVAE_CPU_SMALL, VQVAE_PAPER, resolveVQVAEConfig, type VQVAEConfig } from "../models/vqvae/index.js";
+import { openSliceDataset, type SliceDataset } from "../data/dataset.js";
+import type { SplitName as Split } from "../data/split.js";
+import { ConfigError, diffConfig, resolveConfig, type ConfigObject } from "../util/config.js";
+import { writeFileAtomic } from "../util/atomic_write.js";
+import { psnr, ssim } from "../metrics/image_metrics.js";
+import { BatchOrder } from "./batch_order.js";
+import { bytesToHex, disposeAll, hexToBytes, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import { encoderInput } from "./encoder_input.js";
+import { JsonlLog } from "./jsonl_log.js";
+import { runTrainingLoop, TrainingInterrupt } from "./loop.js";
+
+export interface VqvaeTrainingConfig extends ConfigObject {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  warmupSteps: number;
+  weightDecay: number;
+  gradClip: number;
+  seed: number;
+  logEvery: number;
+  checkpointEvery: number;
+  /** Held-out slices evaluated at the end (0 = all of the split). */
+  evalSlices: number;
+}
+
+export interface VqvaeRunConfig extends ConfigObject {
+  preset: string;
+  model: VQVAEConfig & ConfigObject;
+  training: VqvaeTrainingConfig;
+  inputs: { useBias: boolean; useGradwarp: boolean };
+}
+
+const TRAINING_CPU_SMALL: VqvaeTrainingConfig = {
+  steps: 1500,
+  batchSize: 8,
+  lr: 1e-3,
+  warmupSteps: 100,
+  weightDecay: 0,
+  gradClip: 1,
+  seed: 1,
+  logEvery: 10,
+  checkpointEvery: 250,
+  evalSlices: 0,
+};
+
+export const VQVAE_RUN_PRESETS: Readonly<Record<string, VqvaeRunConfig>> = Object.freeze({
+  "cpu-small": { preset: "cpu-small", model: { ...VQVAE_CPU_SMALL } as VQVAEConfig & ConfigObject, training: TRAINING_CPU_SMALL, inputs: { useBias: true, useGradwarp: true } },
+  paper: {
+    preset: "paper",
+    model: { ...VQVAE_PAPER } as VQVAEConfig & ConfigObject,
+    training: { ...TRAINING_CPU_SMALL, steps: 100_000, batchSize: 32, lr: 1e-4, warmupSteps: 1000, checkpointEvery: 1000 },
+    inputs: { useBias: true, useGradwarp: true },
+  },
+});
+
+/** The preset with a user's overrides (a parsed JSON config file), validated. */
+export function resolveVqvaeRunConfig(preset: string, overrides?: unknown): VqvaeRunConfig {
+  const base = VQVAE_RUN_PRESETS[preset];
+  if (base === undefined) throw new ConfigError(`unknown preset '${preset}' (known: ${Object.keys(VQVAE_RUN_PRESETS).join(", ")})`);
+  const c = resolveConfig(base, overrides);
+  resolveVQVAEConfig(c.model); // the model's own checks
+  const t = c.training;
+  const positiveInt = (v: number, k: string): void => {
+    if (!Number.isInteger(v) || v < 1) throw new ConfigError(`config.training.${k} must be a positive integer, got ${v}`);
+  };
+  positiveInt(t.steps, "steps");
+  positiveInt(t.batchSize, "batchSize");
+  positiveInt(t.logEvery, "logEvery");
+  positiveInt(t.checkpointEvery, "checkpointEvery");
+  if (!(t.lr > 0)) throw new ConfigError(`config.training.lr must be > 0, got ${t.lr}`);
+  if (!(t.gradClip > 0)) throw new ConfigError(`config.training.gradClip must be > 0, got ${t.gradClip}`);
+  if (!Number.isInteger(t.warmupSteps) || t.warmupSteps < 0) throw new ConfigError(`config.training.warmupSteps must be an integer >= 0, got ${t.warmupSteps}`);
+  return c;
+}
+
+export interface TrainVqvaeOptions {
+  config: VqvaeRunConfig;
+  resume?: boolean;
+  device?: T.Device;
+  /** For tests: called after each step; and a handle to request an interrupt. */
+  afterStep?: (stepsDone: number) => void;
+  interrupt?: TrainingInterrupt;
+  handleSignals?: boolean;
+  /** Print lines (default console.log). */
+  say?: (line: string) => void;
+}
+
+export interface TrainVqvaeResult {
+  stepsDone: number;
+  interrupted: boolean;
+  seconds: number;
+  metrics?: ReconstructionMetrics;
+}
+
+export interface ReconstructionMetrics {
+  split: Split;
+  slices: number;
+  psnr: number;
+  ssim: number;
+  perplexity: number;
+}
+
+/** Trains (or resumes) a VQ-VAE on the data set in `dataDir`, writing into `outDir`. */
+export function trainVqvae(dataDir: string, outDir: string, o: TrainVqvaeOptions): TrainVqvaeResult {
+  const say = o.say ?? ((l: string) => console.log(l));
+  const config = o.config;
+  const device = o.device ?? T.getDefaultDevice();
+  const data = openSliceDataset(dataDir);
+  const nTrain = data.size("train");
+  if (nTrain === 0) throw new Error(`${dataDir}: the data set has no training slices`);
+  mkdirSync(outDir, { recursive: true });
+  const ckptDir = join(outDir, "checkpoint");
+  const log = new JsonlLog(join(outDir, "log.jsonl"));
+
+  T.manualSeed(config.training.seed);
+  const model = new VQVAE(config.model, { device });
+  const optimizer = new T.optim.AdamW(model.parameters(), { lr: config.training.lr, weightDecay: config.training.weightDecay });
+  const scheduler = T.optim.linearWarmupSchedule(optimizer, { warmupSteps: config.training.warmupSteps });
+  const generator = new T.Generator({ seed: config.training.seed, device });
+  // Codebook init and dead-code restarts draw from this generator, whose state the checkpoint keeps.
+  model.quantize.generator = generator;
+  let startStep = 0;
+  if (o.resume === true) {
+    startStep = restore(ckptDir, config, model, optimizer, scheduler, generator);
+    log.truncateAfter(startStep);
+    say(`resuming from step ${startStep} (${ckptDir})`);
+  } else if (existsSync(join(outDir, "model.safetensors")) || existsSync(ckptDir)) {
+    throw new Error(`${outDir} already holds a VQ-VAE run; pass --resume to continue it, or choose another output directory`);
+  }
+  writeFileAtomic(join(outDir, "config.json"), (w) => w(Buffer.from(`${JSON.stringify(config, null, 2)}\n`)));
+  say(`VQ-VAE (${config.preset}): ${model.numParameters().toLocaleString("en")} parameters, latent factor ${model.downsampleFactor}, ${nTrain} training slices`);
+
+  const order = new BatchOrder(nTrain, config.training.batchSize, config.training.seed);
+  const result = runTrainingLoop(
+    {
+      label: "train-vqvae",
+      startStep,
+      totalSteps: config.training.steps,
+      log,
+      logEvery: config.training.logEvery,
+      checkpointEvery: config.training.checkpointEvery,
+      show: ["loss", "recon", "perplexity"],
+      ...(o.handleSignals === undefined ? {} : { handleSignals: o.handleSignals }),
+      ...(o.afterStep === undefined ? {} : { afterStep: o.afterStep }),
+      step(step) {
+        return T.tidy(() => {
+          const batch = data.getBatch("train", order.batch(step), { device });
+          const x = encoderInput(batch.hr, batch.g, batch.bias, config.inputs);
+          const out = model.loss(x, batch.hr);
+          optimizer.zeroGrad();
+          out.total.backward();
+          const gradNorm = T.optim.clipGradNorm_(model.parameters(), config.training.gradClip);
+          optimizer.step();
+          scheduler.step();
+          return {
+            loss: out.total.item(),
+            recon: out.reconLoss.item(),
+            commitment: out.commitmentLoss.item(),
+            perplexity: out.perplexity.item(),
+            restarts: model.quantize.lastRestarts,
+            gradNorm,
+            lr: optimizer.paramGroups[0]!.lr,
+          };
+        });
+      },
+      checkpoint(stepsDone) {
+        save(ckptDir, stepsDone, config, model, optimizer, scheduler, generator);
+      },
+    },
+    o.interrupt,
+  );
+  if (result.interrupted) {
+    say(`interrupted after step ${result.stepsDone}; continue with --resume`);
+    return { stepsDone: result.stepsDone, interrupted: true, seconds: result.seconds };
+  }
+  T.io.saveFile(join(outDir, "model.safetensors"), model.stateDict());
+  const split: Split = data.size("val") > 0 ? "val" : "test";
+  const metrics = evaluateReconstruction(model, data, split, config, device);
+  writeFileAtomic(join(outDir, "metrics.json"), (w) => w(Buffer.from(`${JSON.stringify(metrics, null, 2)}\n`)));
+  log.write({ step: result.stepsDone, eval: metrics });
+  say(`held-out reconstruction (${metrics.split}, ${metrics.slices} slices): PSNR ${metrics.psnr.toFixed(2)} dB, SSIM ${metrics.ssim.toFixed(4)}`);
+  generator.dispose();
+  model.dispose();
+  return { stepsDone: result.stepsDone, interrupted: false, seconds: result.seconds, metrics };
+}
+
+/** Mean reconstruction PSNR/SSIM (data range 1: slices are normalised to [0, 1]) over a split. */
+export function evaluateReconstruction(model: VQVAE, data: SliceDataset, split: Split, config: VqvaeRunConfig, device: T.Device): ReconstructionMetrics {
+  const n = config.training.evalSlices > 0 ? Math.min(config.training.evalSlices, data.size(split)) : data.size(split);
+  const wasTraining = model.training;
+  model.eval();
+  let p = 0;
+  let s = 0;
+  let perp = 0;
+  let batches = 0;
+  const bs = config.training.batchSize;
+  T.noGrad(() => {
+    for (let i = 0; i < n; i += bs) {
+      T.tidy(() => {
+        const idx = Array.from({ length: Math.min(bs, n - i) }, (_, k) => i + k);
+        const batch = data.getBatch(split, idx, { device });
+        const x = encoderInput(batch.hr, batch.g, batch.bias, config.inputs);
+        const out = model.forward(x);
+        const recon = out.recon.clamp(0, 1);
+        for (const v of psnr(recon, batch.hr, 1)) p += Math.min(v, 100);
+        for (const v of ssim(recon, batch.hr, 1)) s += v;
+        perp += out.perplexity.item();
+        batches++;
+      });
+    }
+  });
+  if (wasTraining) model.train();
+  return { split, slices: n, psnr: n > 0 ? p / n : Number.NaN, ssim: n > 0 ? s / n : Number.NaN, perplexity: batches > 0 ? perp / batches : Number.NaN };
+}
+
+function save(
+  dir: string,
+  step: number,
+  config: VqvaeRunConfig,
+  model: VQVAE,
+  optimizer: T.optim.AdamW,
+  scheduler: T.optim.LambdaLR,
+  generator: T.Generator,
+): void {
+  T.tidy(() => {
+    const opt = optimizer.stateDict();
+    using gen = generator.getState();
+    saveCheckpoint(
+      dir,
+      { kind: "vqvae", step, config, optimizer: opt.meta, scheduler: scheduler.stateDict(), generator: bytesToHex(gen) },
+      { model: model.stateDict(), optimizer: opt.tensors },
+    );
+  });
+}
+
+function restore(
+  dir: string,
+  config: VqvaeRunConfig,
+  model: VQVAE,
+  optimizer: T.optim.AdamW,
+  scheduler: T.optim.LambdaLR,
+  generator: T.Generator,
+): number {
+  const ck = loadCheckpoint(dir, "vqvae");
+  const differs = diffConfig(ck.state.config, config);
+  if (differs.length > 0) {
+    throw new Error(`${dir} was made with another config; it differs in:\n  ${differs.join("\n  ")}\nresume with the same preset and --config, or start a new run`);
+  }
+  const weights = ck.tensors("model");
+  try {
+    model.loadStateDict(weights);
+  } finally {
+    disposeAll(weights);
+  }
+  const optTensors = ck.tensors("optimizer");
+  try {
+    optimizer.loadStateDict({ tensors: Object.fromEntries(optTensors), meta: ck.state.optimizer as T.optim.OptimizerStateDict["meta"] });
+  } finally {
+    disposeAll(optTensors);
+  }
+  scheduler.loadStateDict(ck.state.scheduler as T.optim.LRSchedulerState);
+  using gen = hexToBytes(ck.state.generator as string);
+  generator.setState(gen);
+  return ck.state.step as number;
+}
+
+/** Loads a trained VQ-VAE directory (config.json + model.safetensors), frozen and in eval mode. */
+export function loadVqvae(dir: string, device: T.Device = T.getDefaultDevice()): { model: VQVAE; config: VqvaeRunConfig } {
+  const cfgPath = join(dir, "config.json");
+  const wPath = join(dir, "model.safetensors");
+  if (!existsSync(cfgPath) || !existsSync(wPath)) {
+    throw new Error(`${dir} is not a trained VQ-VAE directory (it needs config.json and model.safetensors; train one with \`moediff-sr train-vqvae DATA -o ${dir}\`)`);
+  }
+  const config = JSON.parse(readFileSync(cfgPath, "utf8")) as VqvaeRunConfig;
+  const model = new VQVAE(resolveVQVAEConfig(config.model), { device });
+  const weights = T.io.loadFile(wPath, { device }).tensors;
+  try {
+    model.loadStateDict(weights);
+  } finally {
+    disposeAll(weights);
+  }
+  model.eval();
+  for (const p of model.parameters()) p.requiresGrad_(false);
+  return { model, config };
+}
+
+/** Writes `obj` as pretty JSON. */
+export function writeJson(path: string, obj: unknown): void {
+  writeFileSync(path, `${JSON.stringify(obj, null, 2)}\n`);
+}
