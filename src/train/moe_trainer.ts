@@ -8,7 +8,7 @@
 //
 // RUN/: config.json, vqvae/ (a copy of the autoencoder used), log.jsonl, checkpoint/, model.safetensors,
 // model_raw.safetensors, metrics.json.
-import { copyFileSync, createReadStream, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
@@ -148,6 +148,7 @@ export function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptions): T
   say(`inputs: b ${config.inputs.useBias ? "on" : "OFF"}, g ${config.inputs.useGradwarp ? "on" : "OFF"}; ${nTrain} training slices; ${totalSteps} steps, uniform gating for the first ${uniformSteps}`);
 
   const order = new BatchOrder(nTrain, tc.batchSize, tc.seed);
+  const cache = tc.cacheLatents ? new LatentCache(vqvae, data, "train", config, device) : null;
   const history: Record<string, number>[] = [];
   const result = runTrainingLoop(
     {
@@ -169,7 +170,8 @@ export function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptions): T
           let loss = 0;
           for (let m = 0; m < tc.gradAccumulation; m++) {
             const r = T.tidy(() => {
-              const lat = latentsOf(vqvae, data, "train", order.batch(step * tc.gradAccumulation + m), config, device);
+              const indices = order.batch(step * tc.gradAccumulation + m);
+              const lat = cache !== null ? cache.get(indices) : latentsOf(vqvae, data, "train", indices, config, device);
               const res = moeTrainingLosses(model, lat, { uniformGating: uniform, generator, phi: phi.features, losses: config.losses, weighting, training: true });
               res.total.div(tc.gradAccumulation).backward();
               return { ...res, total: T.keep(res.total.detach()) };
@@ -252,6 +254,7 @@ export function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptions): T
   return { ...done, interrupted: false, metrics };
 
   function cleanup(): void {
+    cache?.dispose();
     phi.dispose();
     generator.dispose();
     ema?.dispose();
@@ -269,6 +272,48 @@ export function latentsOf(vqvae: VQVAE, data: SliceDataset, split: SplitName, in
     condLatent: vqvae.encodeLatent(conditionEncoderInput(batch.cond)),
     y: batch.cond,
   }));
+}
+
+/**
+ * latentsOf with the per-slice latents kept after their first computation (training.cacheLatents).
+ * The condition slices y are read from the data set each time (they are cheap to read).
+ */
+export class LatentCache {
+  readonly #z0 = new Map<number, T.Tensor>();
+  readonly #cond = new Map<number, T.Tensor>();
+
+  constructor(
+    readonly vqvae: VQVAE,
+    readonly data: SliceDataset,
+    readonly split: SplitName,
+    readonly config: MoEDiffConfig,
+    readonly device: T.Device,
+  ) {}
+
+  get(indices: readonly number[]) {
+    const missing = [...new Set(indices.filter((i) => !this.#z0.has(i)))];
+    if (missing.length > 0) {
+      T.tidy(() => {
+        const lat = latentsOf(this.vqvae, this.data, this.split, missing, this.config, this.device);
+        missing.forEach((idx, j) => {
+          this.#z0.set(idx, T.keep(lat.z0.narrow(0, j, 1).clone()));
+          this.#cond.set(idx, T.keep(lat.condLatent.narrow(0, j, 1).clone()));
+        });
+      });
+    }
+    const batch = this.data.getBatch(this.split, indices, { device: this.device });
+    return {
+      z0: T.cat(indices.map((i) => this.#z0.get(i)!), 0),
+      condLatent: T.cat(indices.map((i) => this.#cond.get(i)!), 0),
+      y: batch.cond,
+    };
+  }
+
+  dispose(): void {
+    for (const t of [...this.#z0.values(), ...this.#cond.values()]) t.dispose();
+    this.#z0.clear();
+    this.#cond.clear();
+  }
 }
 
 function makePhi(config: MoEDiffConfig, device: T.Device): FeatureExtractor {
@@ -340,4 +385,3 @@ export function heldOutLosses(
   };
 }
 
-export { createReadStream };

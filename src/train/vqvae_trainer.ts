@@ -32,6 +32,12 @@ export interface VqvaeTrainingConfig extends ConfigObject {
   checkpointEvery: number;
   /** Held-out slices evaluated at the end (0 = all of the split). */
   evalSlices: number;
+  /**
+   * Train on random square crops of this size (0 = whole slices). The autoencoder is fully
+   * convolutional, so crops teach it the same mapping at a fraction of the cost; evaluation always
+   * uses whole slices. Must be divisible by the downsampling factor.
+   */
+  cropSize: number;
 }
 
 export interface VqvaeRunConfig extends ConfigObject {
@@ -52,6 +58,7 @@ const TRAINING_CPU_SMALL: VqvaeTrainingConfig = {
   logEvery: 10,
   checkpointEvery: 250,
   evalSlices: 0,
+  cropSize: 128,
 };
 
 export const VQVAE_RUN_PRESETS: Readonly<Record<string, VqvaeRunConfig>> = Object.freeze({
@@ -59,7 +66,7 @@ export const VQVAE_RUN_PRESETS: Readonly<Record<string, VqvaeRunConfig>> = Objec
   paper: {
     preset: "paper",
     model: { ...VQVAE_PAPER } as VQVAEConfig & ConfigObject,
-    training: { ...TRAINING_CPU_SMALL, steps: 100_000, batchSize: 32, lr: 1e-4, warmupSteps: 1000, checkpointEvery: 1000 },
+    training: { ...TRAINING_CPU_SMALL, steps: 100_000, batchSize: 32, lr: 1e-4, warmupSteps: 1000, checkpointEvery: 1000, cropSize: 0 },
     inputs: { useBias: true, useGradwarp: true },
   },
 });
@@ -81,6 +88,10 @@ export function resolveVqvaeRunConfig(preset: string, overrides?: unknown): Vqva
   if (!(t.lr > 0)) throw new ConfigError(`config.training.lr must be > 0, got ${t.lr}`);
   if (!(t.gradClip > 0)) throw new ConfigError(`config.training.gradClip must be > 0, got ${t.gradClip}`);
   if (!Number.isInteger(t.warmupSteps) || t.warmupSteps < 0) throw new ConfigError(`config.training.warmupSteps must be an integer >= 0, got ${t.warmupSteps}`);
+  const factor = 2 ** (c.model.channelMult.length - 1);
+  if (!Number.isInteger(t.cropSize) || t.cropSize < 0 || t.cropSize % factor !== 0) {
+    throw new ConfigError(`config.training.cropSize must be 0 or a positive multiple of the downsampling factor ${factor}, got ${t.cropSize}`);
+  }
   return c;
 }
 
@@ -156,8 +167,9 @@ export function trainVqvae(dataDir: string, outDir: string, o: TrainVqvaeOptions
       step(step) {
         return T.tidy(() => {
           const batch = data.getBatch("train", order.batch(step), { device });
-          const x = encoderInput(batch.hr, batch.g, batch.bias, config.inputs);
-          const out = model.loss(x, batch.hr);
+          const full = encoderInput(batch.hr, batch.g, batch.bias, config.inputs);
+          const [x, target] = randomCrop([full, batch.hr], config.training.cropSize, generator);
+          const out = model.loss(x!, target!);
           optimizer.zeroGrad();
           out.total.backward();
           const gradNorm = T.optim.clipGradNorm_(model.parameters(), config.training.gradClip);
@@ -193,6 +205,19 @@ export function trainVqvae(dataDir: string, outDir: string, o: TrainVqvaeOptions
   generator.dispose();
   model.dispose();
   return { stepsDone: result.stepsDone, interrupted: false, seconds: result.seconds, metrics };
+}
+
+/** The same random square crop of every tensor [B, C, H, W] (all share H and W); no crop when size is 0 or >= H, W. */
+export function randomCrop(ts: T.Tensor[], size: number, generator: T.Generator): T.Tensor[] {
+  const [h, w] = [ts[0]!.size(2), ts[0]!.size(3)];
+  if (size === 0 || (size >= h && size >= w)) return ts;
+  const ch = Math.min(size, h);
+  const cw = Math.min(size, w);
+  using r = T.randint(0, 2 ** 30, [2], { generator, dtype: "int64", device: generator.device });
+  const [a, b] = (r.toArray() as (number | bigint)[]).map(Number) as [number, number];
+  const top = a % (h - ch + 1);
+  const left = b % (w - cw + 1);
+  return ts.map((t) => t.narrow(2, top, ch).narrow(3, left, cw));
 }
 
 /** Mean reconstruction PSNR/SSIM (data range 1: slices are normalised to [0, 1]) over a split. */

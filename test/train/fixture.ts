@@ -14,7 +14,7 @@ export async function tinyDataset(dir: string): Promise<string> {
 export function tinyVqvaeConfig(steps: number): VqvaeRunConfig {
   return resolveVqvaeRunConfig("cpu-small", {
     model: { baseChannels: 8, channelMult: [1, 2, 4], embedDim: 4, codebookSize: 64 },
-    training: { steps, batchSize: 4, lr: 2e-3, warmupSteps: 2, logEvery: 1, checkpointEvery: 1000 },
+    training: { steps, batchSize: 4, lr: 2e-3, warmupSteps: 2, logEvery: 1, checkpointEvery: 1000, cropSize: 32 },
   });
 }
 
