@@ -4,6 +4,7 @@
 // returns with `interrupted: true` so the caller can say how to resume).
 import { progress } from "../cli/progress.js";
 import type { JsonlLog } from "./jsonl_log.js";
+import type { Device } from "../torch/index.js";
 
 export interface LoopOptions {
   label: string;
@@ -33,6 +34,20 @@ export interface LoopResult {
   interrupted: boolean;
   seconds: number;
   last: Record<string, number>;
+}
+
+/** Options every trainer takes besides its config. */
+export interface TrainerRunOptions {
+  /** Continue from the checkpoint in the output directory. */
+  resume?: boolean;
+  device?: Device;
+  /** Called after each step (tests use it, with `interrupt`, to stop a run part-way). */
+  afterStep?: (stepsDone: number) => void;
+  interrupt?: TrainingInterrupt;
+  /** Install SIGINT/SIGTERM handlers (default true). */
+  handleSignals?: boolean;
+  /** Prints a line (default console.log). */
+  say?: (line: string) => void;
 }
 
 export class TrainingInterrupt {

@@ -26,18 +26,12 @@ import { BatchOrder } from "./batch_order.js";
 import { bytesToHex, disposeAll, hexToBytes, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { conditionEncoderInput, encoderInput } from "./encoder_input.js";
 import { JsonlLog } from "./jsonl_log.js";
-import { runTrainingLoop, type TrainingInterrupt } from "./loop.js";
+import { runTrainingLoop, type TrainerRunOptions } from "./loop.js";
 import { loadVqvae } from "./vqvae_trainer.js";
 
-export interface TrainMoEOptions {
+export interface TrainMoEOptions extends TrainerRunOptions {
   config: MoEDiffConfig;
   vqvaeDir: string;
-  resume?: boolean;
-  device?: T.Device;
-  afterStep?: (stepsDone: number) => void;
-  interrupt?: TrainingInterrupt;
-  handleSignals?: boolean;
-  say?: (line: string) => void;
 }
 
 export interface TrainMoEResult {

@@ -5,7 +5,7 @@
 //
 // Output directory: config.json (the resolved config), model.safetensors (final weights),
 // metrics.json (held-out reconstruction), log.jsonl, checkpoint/ (for --resume).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
 import { VQVAE, VQVAE_CPU_SMALL, VQVAE_PAPER, resolveVQVAEConfig, type VQVAEConfig } from "../models/vqvae/index.js";
@@ -18,7 +18,7 @@ import { BatchOrder } from "./batch_order.js";
 import { bytesToHex, disposeAll, hexToBytes, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { encoderInput } from "./encoder_input.js";
 import { JsonlLog } from "./jsonl_log.js";
-import { runTrainingLoop, TrainingInterrupt } from "./loop.js";
+import { runTrainingLoop, type TrainerRunOptions } from "./loop.js";
 
 export interface VqvaeTrainingConfig extends ConfigObject {
   steps: number;
@@ -95,16 +95,8 @@ export function resolveVqvaeRunConfig(preset: string, overrides?: unknown): Vqva
   return c;
 }
 
-export interface TrainVqvaeOptions {
+export interface TrainVqvaeOptions extends TrainerRunOptions {
   config: VqvaeRunConfig;
-  resume?: boolean;
-  device?: T.Device;
-  /** For tests: called after each step; and a handle to request an interrupt. */
-  afterStep?: (stepsDone: number) => void;
-  interrupt?: TrainingInterrupt;
-  handleSignals?: boolean;
-  /** Print lines (default console.log). */
-  say?: (line: string) => void;
 }
 
 export interface TrainVqvaeResult {
@@ -318,9 +310,4 @@ export function loadVqvae(dir: string, device: T.Device = T.getDefaultDevice()):
   model.eval();
   for (const p of model.parameters()) p.requiresGrad_(false);
   return { model, config };
-}
-
-/** Writes `obj` as pretty JSON. */
-export function writeJson(path: string, obj: unknown): void {
-  writeFileSync(path, `${JSON.stringify(obj, null, 2)}\n`);
 }

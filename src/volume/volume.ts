@@ -32,3 +32,15 @@ export function checkVolume(v: Volume, what = "volume"): Volume {
   }
   return v;
 }
+
+/** Minimum and maximum of the values ([Infinity, -Infinity] when empty). */
+export function dataRange(data: ArrayLike<number>): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i] as number;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return [lo, hi];
+}

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import * as T from "../../src/torch/index.js";
 import { trainVqvae } from "../../src/train/vqvae_trainer.js";
 import { trainMoE } from "../../src/train/moe_trainer.js";
+import { applyAblations } from "../../src/models/moediff/config.js";
 import { TrainingInterrupt } from "../../src/train/loop.js";
 import { JsonlLog } from "../../src/train/jsonl_log.js";
 import { tempDir } from "../data/phantom.js";
@@ -103,4 +104,29 @@ test("a checkpoint from another config is refused, saying what differs", () => {
   );
   assert.throws(() => trainMoE(data, join(dir, "split"), { config: tinyMoEConfig(6), vqvaeDir: vqvae, handleSignals: false, say: quiet }), /already holds a training run; pass --resume/);
   assert.throws(() => trainMoE(data, join(dir, "x"), { config: tinyMoEConfig(6), vqvaeDir: join(dir, "nope"), handleSignals: false, say: quiet }), /not a trained VQ-VAE directory/);
+});
+
+test("ablation switches: single expert, spatial gating, no b/g, no diversity, no frequency term", () => {
+  const base = tinyMoEConfig(3);
+  const single = applyAblations(base, { experts: [2], noBias: true, noGradwarp: true });
+  assert.deepEqual(single.model.experts, [2]);
+  assert.equal(single.inputs.useBias, false);
+  assert.equal(single.inputs.useGradwarp, false);
+  const r1 = trainMoE(data, join(dir, "single"), { config: single, vqvaeDir: vqvae, handleSignals: false, say: quiet });
+  for (const rec of r1.history) {
+    assert.equal(rec.gate_E2, 1);
+    assert.equal(rec.gating, 0, "no gating loss with one expert");
+    assert.equal(rec.diffusion_E1, undefined);
+  }
+  const spatial = applyAblations(base, { gating: "spatial", noDiversity: true, noFrequency: true });
+  assert.equal(spatial.model.gating.mode, "spatial");
+  assert.equal(spatial.model.gating.gamma, 0);
+  assert.equal(spatial.losses.diversity, false);
+  const r2 = trainMoE(data, join(dir, "spatial"), { config: spatial, vqvaeDir: vqvae, handleSignals: false, say: quiet });
+  for (const rec of r2.history) {
+    assert.equal(rec.gatingDiversity, 0);
+    const g = [rec.gate_E1!, rec.gate_E2!, rec.gate_E3!];
+    assert.ok(Math.abs(g[0]! + g[1]! + g[2]! - 1) < 1e-5, `spatial gates average to a distribution: ${g}`);
+  }
+  assert.throws(() => applyAblations(base, { experts: [4] }), /model\.experts must be a non-empty list of distinct expert kinds/);
 });

@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import { mat4ToRows, orientationCode, readNifti, type NiftiImage } from "../../nifti/index.js";
 import { fmt, parseNonFinite, xformCodeText } from "../nifti_options.js";
+import { dataRange } from "../../volume/volume.js";
 
 interface InfoOptions {
   json?: boolean;
@@ -43,21 +44,10 @@ async function engineInfo(json: boolean): Promise<void> {
   console.log(`node         ${info.node}`);
 }
 
-/** Minimum and maximum of the data (all frames). */
-function range(data: Float32Array): [number, number] {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i] as number;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  return [lo, hi];
-}
 
 /** What `info FILE --json` prints. */
 export function describeImage(file: string, im: NiftiImage): Record<string, unknown> {
-  const [min, max] = range(im.data);
+  const [min, max] = dataRange(im.data);
   return {
     file,
     format: `NIfTI-${im.version}`,
@@ -90,7 +80,7 @@ function fileInfo(file: string, opts: InfoOptions): void {
     console.log(JSON.stringify(d));
     return;
   }
-  const [min, max] = range(im.data);
+  const [min, max] = dataRange(im.data);
   const frames = im.dims[3];
   const lines: [string, string][] = [
     ["file", file],

@@ -12,6 +12,7 @@ import type { SliceProfile, SliceProfileShape } from "../../volume/kspace_lowpas
 import type { Volume } from "../../volume/volume.js";
 import { checkSeed } from "../../util/random.js";
 import { fmt, parseNonFinite } from "../nifti_options.js";
+import { dataRange } from "../../volume/volume.js";
 
 interface SimulateCliOptions {
   output: string;
@@ -159,16 +160,6 @@ function stackFrames(v: readonly [Volume, Volume, Volume]): Volume {
   return { data, dims: [a.dims[0], a.dims[1], a.dims[2], 3], affine: a.affine } as unknown as Volume;
 }
 
-function range(data: Float32Array): [number, number] {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i] as number;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  return [lo, hi];
-}
 
 function report(
   input: string,
@@ -181,8 +172,8 @@ function report(
 ): void {
   const grid = (v: { dims: readonly number[]; affine: readonly number[] }) =>
     `${v.dims.join("x")} at ${voxelSizes(v.affine).map(fmt).join("x")} mm`;
-  const [bLo, bHi] = range(r.bias.data);
-  const [, gHi] = range(r.g.data);
+  const [bLo, bHi] = dataRange(r.bias.data);
+  const [, gHi] = dataRange(r.g.data);
   const acquisition =
     sliceProfile === undefined
       ? "3-D, k-space truncated to the LR voxel size"
