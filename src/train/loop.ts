@@ -54,8 +54,14 @@ export class TrainingInterrupt {
   requested = false;
 }
 
-/** Runs the loop; see LoopOptions. */
-export function runTrainingLoop(o: LoopOptions, interrupt: TrainingInterrupt = new TrainingInterrupt()): LoopResult {
+/** Lets pending events run (signal handlers are delivered through the event loop). */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Runs the loop; see LoopOptions. It yields to the event loop after every step, so Ctrl-C is seen
+ * between steps (a synchronous loop would only see it at the end).
+ */
+export async function runTrainingLoop(o: LoopOptions, interrupt: TrainingInterrupt = new TrainingInterrupt()): Promise<LoopResult> {
   const logEvery = o.logEvery ?? 10;
   const checkpointEvery = o.checkpointEvery ?? 200;
   const show = o.show ?? ["loss"];
@@ -84,6 +90,7 @@ export function runTrainingLoop(o: LoopOptions, interrupt: TrainingInterrupt = n
         o.log.write({ step: stepsDone, time: (Date.now() - t0) / 1000, ...(o.context?.(stepsDone) ?? {}), ...last });
       }
       o.afterStep?.(stepsDone);
+      await yieldToEventLoop();
       if (interrupt.requested) break;
       if (stepsDone % checkpointEvery === 0 && stepsDone !== o.totalSteps) o.checkpoint(stepsDone);
     }

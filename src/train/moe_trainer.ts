@@ -68,7 +68,7 @@ export function totalStepsFor(config: MoEDiffConfig, trainSize: number): number 
   return Math.max(1, t.epochs * Math.max(1, Math.floor(order.batchesPerEpoch / t.gradAccumulation)));
 }
 
-export function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptions): TrainMoEResult {
+export async function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptions): Promise<TrainMoEResult> {
   const say = o.say ?? ((l: string) => console.log(l));
   const config = o.config;
   const tc = config.training;
@@ -144,7 +144,7 @@ export function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptions): T
   const order = new BatchOrder(nTrain, tc.batchSize, tc.seed);
   const cache = tc.cacheLatents ? new LatentCache(vqvae, data, "train", config, device) : null;
   const history: Record<string, number>[] = [];
-  const result = runTrainingLoop(
+  const result = await runTrainingLoop(
     {
       label: "train",
       startStep,
@@ -153,7 +153,6 @@ export function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptions): T
       logEvery: tc.logEvery,
       checkpointEvery: tc.checkpointEvery,
       show: ["loss", "expert", "gating"],
-      context: () => ({ phase: undefined }),
       ...(o.handleSignals === undefined ? {} : { handleSignals: o.handleSignals }),
       ...(o.afterStep === undefined ? {} : { afterStep: o.afterStep }),
       step(step) {

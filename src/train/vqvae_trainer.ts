@@ -115,7 +115,7 @@ export interface ReconstructionMetrics {
 }
 
 /** Trains (or resumes) a VQ-VAE on the data set in `dataDir`, writing into `outDir`. */
-export function trainVqvae(dataDir: string, outDir: string, o: TrainVqvaeOptions): TrainVqvaeResult {
+export async function trainVqvae(dataDir: string, outDir: string, o: TrainVqvaeOptions): Promise<TrainVqvaeResult> {
   const say = o.say ?? ((l: string) => console.log(l));
   const config = o.config;
   const device = o.device ?? T.getDefaultDevice();
@@ -145,7 +145,7 @@ export function trainVqvae(dataDir: string, outDir: string, o: TrainVqvaeOptions
   say(`VQ-VAE (${config.preset}): ${model.numParameters().toLocaleString("en")} parameters, latent factor ${model.downsampleFactor}, ${nTrain} training slices`);
 
   const order = new BatchOrder(nTrain, config.training.batchSize, config.training.seed);
-  const result = runTrainingLoop(
+  const result = await runTrainingLoop(
     {
       label: "train-vqvae",
       startStep,

@@ -24,11 +24,11 @@ before(async () => {
   ({ dir, cleanup } = tempDir("moediff-train-"));
   data = await tinyDataset(dir);
   vqvae = join(dir, "vqvae");
-  trainVqvae(data, vqvae, { config: tinyVqvaeConfig(60), handleSignals: false, say: quiet });
+  await trainVqvae(data, vqvae, { config: tinyVqvaeConfig(60), handleSignals: false, say: quiet });
 });
 after(() => cleanup());
 
-test("train-vqvae writes weights, config, log and held-out reconstruction metrics", () => {
+test("train-vqvae writes weights, config, log and held-out reconstruction metrics", async () => {
   for (const f of ["config.json", "model.safetensors", "metrics.json", "log.jsonl"]) assert.ok(existsSync(join(vqvae, f)), f);
   const m = JSON.parse(readFileSync(join(vqvae, "metrics.json"), "utf8")) as { psnr: number; ssim: number; slices: number };
   assert.ok(m.slices > 0);
@@ -40,9 +40,9 @@ test("train-vqvae writes weights, config, log and held-out reconstruction metric
   assert.ok(last < 0.5 * first, `VQ-VAE loss fell from ${first} to ${last}`);
 });
 
-test("MoE smoke run: the total loss decreases and gating weights stay a probability distribution", () => {
+test("MoE smoke run: the total loss decreases and gating weights stay a probability distribution", async () => {
   const run = join(dir, "smoke");
-  const r = trainMoE(data, run, { config: tinyMoEConfig(40), vqvaeDir: vqvae, handleSignals: false, say: quiet });
+  const r = await trainMoE(data, run, { config: tinyMoEConfig(40), vqvaeDir: vqvae, handleSignals: false, say: quiet });
   assert.equal(r.stepsDone, 40);
   const h = r.history;
   const mean = (xs: Record<string, number>[]): number => xs.reduce((s, x) => s + x.loss!, 0) / xs.length;
@@ -61,11 +61,11 @@ test("MoE smoke run: the total loss decreases and gating weights stay a probabil
   assert.ok(Number.isFinite(m.heldOut.total));
 });
 
-test("resume repeats the uninterrupted run exactly (same losses to 1e-6)", () => {
+test("resume repeats the uninterrupted run exactly (same losses to 1e-6)", async () => {
   const n = 6;
-  const straight = trainMoE(data, join(dir, "straight"), { config: tinyMoEConfig(n), vqvaeDir: vqvae, handleSignals: false, say: quiet });
+  const straight = await trainMoE(data, join(dir, "straight"), { config: tinyMoEConfig(n), vqvaeDir: vqvae, handleSignals: false, say: quiet });
   const interrupt = new TrainingInterrupt();
-  const part1 = trainMoE(data, join(dir, "split"), {
+  const part1 = await trainMoE(data, join(dir, "split"), {
     config: tinyMoEConfig(n),
     vqvaeDir: vqvae,
     handleSignals: false,
@@ -77,7 +77,7 @@ test("resume repeats the uninterrupted run exactly (same losses to 1e-6)", () =>
   });
   assert.equal(part1.interrupted, true);
   assert.equal(part1.stepsDone, n / 2);
-  const part2 = trainMoE(data, join(dir, "split"), { config: tinyMoEConfig(n), vqvaeDir: vqvae, resume: true, handleSignals: false, say: quiet });
+  const part2 = await trainMoE(data, join(dir, "split"), { config: tinyMoEConfig(n), vqvaeDir: vqvae, resume: true, handleSignals: false, say: quiet });
   assert.equal(part2.stepsDone, n);
   const resumed = [...part1.history, ...part2.history];
   assert.equal(resumed.length, n);
@@ -96,23 +96,23 @@ test("resume repeats the uninterrupted run exactly (same losses to 1e-6)", () =>
   assert.equal(T.memory().numTensors >= 0, true);
 });
 
-test("a checkpoint from another config is refused, saying what differs", () => {
+test("a checkpoint from another config is refused, saying what differs", async () => {
   const other = tinyMoEConfig(6, { model: { gating: { mode: "spatial" } } });
-  assert.throws(
+  await assert.rejects(
     () => trainMoE(data, join(dir, "split"), { config: other, vqvaeDir: vqvae, resume: true, handleSignals: false, say: quiet }),
     /another config.*\n.*model\.gating\.mode: "global" -> "spatial"/s,
   );
-  assert.throws(() => trainMoE(data, join(dir, "split"), { config: tinyMoEConfig(6), vqvaeDir: vqvae, handleSignals: false, say: quiet }), /already holds a training run; pass --resume/);
-  assert.throws(() => trainMoE(data, join(dir, "x"), { config: tinyMoEConfig(6), vqvaeDir: join(dir, "nope"), handleSignals: false, say: quiet }), /not a trained VQ-VAE directory/);
+  await assert.rejects(() => trainMoE(data, join(dir, "split"), { config: tinyMoEConfig(6), vqvaeDir: vqvae, handleSignals: false, say: quiet }), /already holds a training run; pass --resume/);
+  await assert.rejects(() => trainMoE(data, join(dir, "x"), { config: tinyMoEConfig(6), vqvaeDir: join(dir, "nope"), handleSignals: false, say: quiet }), /not a trained VQ-VAE directory/);
 });
 
-test("ablation switches: single expert, spatial gating, no b/g, no diversity, no frequency term", () => {
+test("ablation switches: single expert, spatial gating, no b/g, no diversity, no frequency term", async () => {
   const base = tinyMoEConfig(3);
   const single = applyAblations(base, { experts: [2], noBias: true, noGradwarp: true });
   assert.deepEqual(single.model.experts, [2]);
   assert.equal(single.inputs.useBias, false);
   assert.equal(single.inputs.useGradwarp, false);
-  const r1 = trainMoE(data, join(dir, "single"), { config: single, vqvaeDir: vqvae, handleSignals: false, say: quiet });
+  const r1 = await trainMoE(data, join(dir, "single"), { config: single, vqvaeDir: vqvae, handleSignals: false, say: quiet });
   for (const rec of r1.history) {
     assert.equal(rec.gate_E2, 1);
     assert.equal(rec.gating, 0, "no gating loss with one expert");
@@ -122,7 +122,7 @@ test("ablation switches: single expert, spatial gating, no b/g, no diversity, no
   assert.equal(spatial.model.gating.mode, "spatial");
   assert.equal(spatial.model.gating.gamma, 0);
   assert.equal(spatial.losses.diversity, false);
-  const r2 = trainMoE(data, join(dir, "spatial"), { config: spatial, vqvaeDir: vqvae, handleSignals: false, say: quiet });
+  const r2 = await trainMoE(data, join(dir, "spatial"), { config: spatial, vqvaeDir: vqvae, handleSignals: false, say: quiet });
   for (const rec of r2.history) {
     assert.equal(rec.gatingDiversity, 0);
     const g = [rec.gate_E1!, rec.gate_E2!, rec.gate_E3!];

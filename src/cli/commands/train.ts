@@ -48,10 +48,10 @@ export function registerTrain(program: Command): void {
     .option("--no-frequency", "ablation: drop the frequency-aware softmax of Eq. 4 (gamma = 0)")
     .option("--resume", "continue the run in --output from its checkpoint")
     .option("--device <device>", "cpu, cuda or cuda:N", "cpu")
-    .action((data: string, opts: Options) => {
+    .action(async (data: string, opts: Options) => {
       const config = buildConfig(opts);
       T.setDefaultDevice(opts.device as T.Device);
-      const r = trainMoE(data, opts.output, { config, vqvaeDir: opts.vqvae, resume: opts.resume === true, device: opts.device as T.Device });
+      const r = await trainMoE(data, opts.output, { config, vqvaeDir: opts.vqvae, resume: opts.resume === true, device: opts.device as T.Device });
       if (r.interrupted) process.exitCode = 130;
     });
 

@@ -30,10 +30,10 @@ export function registerTrainVqvae(program: Command): void {
     .option("--no-gradwarp", "zero the g channel of the encoder input (ablation)")
     .option("--resume", "continue the run in --output from its checkpoint")
     .option("--device <device>", "cpu, cuda or cuda:N", "cpu")
-    .action((data: string, opts: Options) => {
+    .action(async (data: string, opts: Options) => {
       const config = buildConfig(opts);
       T.setDefaultDevice(opts.device as T.Device);
-      const r = trainVqvae(data, opts.output, { config, resume: opts.resume === true, device: opts.device as T.Device });
+      const r = await trainVqvae(data, opts.output, { config, resume: opts.resume === true, device: opts.device as T.Device });
       if (r.interrupted) process.exitCode = 130;
     });
 }

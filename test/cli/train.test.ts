@@ -1,0 +1,88 @@
+// `moediff-sr train` as a user runs it: Ctrl-C (SIGINT) stops after the current step with a
+// checkpoint and exit code 130; `--resume` finishes the run; bad switches get clear messages.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { trainVqvae } from "../../src/train/vqvae_trainer.js";
+import { tempDir } from "../data/phantom.js";
+import { tinyDataset, tinyVqvaeConfig } from "../train/fixture.js";
+
+const main = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+let dir: string;
+let cleanup: () => void;
+let data: string;
+let vqvae: string;
+let configFile: string;
+
+before(async () => {
+  ({ dir, cleanup } = tempDir("moediff-train-cli-"));
+  data = await tinyDataset(dir);
+  vqvae = join(dir, "vqvae");
+  await trainVqvae(data, vqvae, { config: tinyVqvaeConfig(5), handleSignals: false, say: () => {} });
+  configFile = join(dir, "tiny.json");
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      model: {
+        condition: { dim: 32, depth: 2, numHeads: 2, windowSize: 4, mlpRatio: 2 },
+        gating: { hidden: 32 },
+        expert: { baseChannels: 8, timeEmbedDim: 32, numHeads: 2 },
+      },
+      training: { steps: 300, batchSize: 2, warmupSteps: 2, logEvery: 1, checkpointEvery: 1000 },
+    }),
+  );
+});
+after(() => cleanup());
+
+test("SIGINT writes a checkpoint and exits 130; --resume finishes the run", async () => {
+  const run = join(dir, "run");
+  const child = spawn(process.execPath, [main, "train", data, "--vqvae", vqvae, "-o", run, "--config", configFile], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  let stdout = "";
+  child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+  const code = await new Promise<number | null>((resolve) => {
+    child.stderr.on("data", (b: Buffer) => {
+      stderr += b.toString();
+      if (/train \d+\/300 /.test(stderr) && !child.killed) child.kill("SIGINT");
+    });
+    child.on("exit", (c) => resolve(c));
+  });
+  assert.equal(code, 130, `exit code; stderr:\n${stderr}`);
+  assert.match(stdout, /interrupted after step (\d+); continue with --resume/);
+  const state = JSON.parse(readFileSync(join(run, "checkpoint", "state.json"), "utf8")) as { step: number; kind: string };
+  assert.equal(state.kind, "moediff");
+  assert.ok(state.step >= 1 && state.step < 300, `checkpoint at step ${state.step}`);
+  assert.ok(!existsSync(join(run, "model.safetensors")), "no final weights after an interrupt");
+
+  // resume with fewer total steps than already done is refused as another config; with the saved config it finishes
+  const r = spawnSync(process.execPath, [main, "train", data, "--vqvae", vqvae, "-o", run, "--resume", "--steps", String(state.step + 3)], { encoding: "utf8", timeout: 120_000 });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /another config; it differs in:\n\s+training\.steps: 300 -> \d+/);
+  const done = spawnSync(process.execPath, [main, "train", data, "--vqvae", vqvae, "-o", run, "--resume", "--config", configFile], {
+    encoding: "utf8",
+    timeout: 300_000,
+    env: { ...process.env },
+  });
+  assert.equal(done.status, 0, done.stderr);
+  assert.match(done.stdout, new RegExp(`resuming from step ${state.step} of 300`));
+  assert.ok(existsSync(join(run, "model.safetensors")));
+});
+
+test("bad switches and missing inputs get one-line errors", () => {
+  const cases: [string[], RegExp][] = [
+    [["train", data, "--vqvae", vqvae, "-o", join(dir, "x"), "--experts", "4"], /--experts expects a list of 1, 2, 3, got '4'/],
+    [["train", data, "--vqvae", vqvae, "-o", join(dir, "x"), "--gating", "local"], /--gating must be global or spatial, got 'local'/],
+    [["train", data, "--vqvae", join(dir, "none"), "-o", join(dir, "x")], /not a trained VQ-VAE directory/],
+    [["train", data, "--vqvae", vqvae, "-o", join(dir, "x"), "--preset", "huge"], /unknown preset 'huge' \(known: paper, cpu-small\)/],
+    [["train-vqvae", data, "-o", join(dir, "y"), "--config", join(dir, "missing.json")], /--config .*missing\.json: no such file/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = spawnSync(process.execPath, [main, ...args], { encoding: "utf8", timeout: 60_000 });
+    assert.equal(r.status, 1, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  }
+});
