@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 // moediff-sr command line.
 //
-// Commands that do not need the tensor engine (info FILE, convert) must run where
+// Commands that do not need the tensor engine (info FILE, convert, evaluate) must run where
 // the native addon is missing, so the engine is loaded only when a command needs
 // it: `info` imports it itself when given no file, and the commands whose modules
 // import the engine are registered only when they may be the one asked for.
 import { Command } from "commander";
 import { registerInfo } from "./commands/info.js";
 import { registerConvert } from "./commands/convert.js";
+import { registerEvaluate } from "./commands/evaluate.js";
 
-const ENGINE_FREE = new Set(["info", "convert"]);
+const ENGINE_FREE = new Set(["info", "convert", "evaluate"]);
 
 const program = new Command()
   .name("moediff-sr")
@@ -56,6 +57,7 @@ try {
   if (command === undefined || !ENGINE_FREE.has(command)) await registerEngineCommands(program, known ? command : undefined);
   registerInfo(program);
   registerConvert(program);
+  registerEvaluate(program);
   await program.parseAsync(process.argv);
 } catch (e) {
   process.stderr.write(`moediff-sr: ${e instanceof Error ? e.message : String(e)}\n`);

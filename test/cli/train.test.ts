@@ -57,7 +57,7 @@ test("SIGINT writes a checkpoint and exits 130; --resume finishes the run", asyn
   assert.ok(state.step >= 1 && state.step < 300, `checkpoint at step ${state.step}`);
   assert.ok(!existsSync(join(run, "model.safetensors")), "no final weights after an interrupt");
 
-  // resume with fewer total steps than already done is refused as another config; with the saved config it finishes
+  // resuming with a different step count is refused as another config; with the same config it finishes
   const r = spawnSync(process.execPath, [main, "train", data, "--vqvae", vqvae, "-o", run, "--resume", "--steps", String(state.step + 3)], { encoding: "utf8", timeout: 120_000 });
   assert.equal(r.status, 1);
   assert.match(r.stderr, /another config; it differs in:\n\s+training\.steps: 300 -> \d+/);
