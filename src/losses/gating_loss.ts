@@ -19,8 +19,13 @@
 // - The 1/K of the supervised term is kept as written (a cross-entropy divided by K).
 // - G enters the log clamped at `gateEps` (default 1e-8). With spatial gating the
 //   per-sample G is the spatial mean of the maps, as in Eq. 13.
-// - The argument of the diversity log is clamped at `gateEps` too (it can reach 0
-//   only when every expert output is exactly opposite its nearest neighbour).
+// - Each expert's most-similar-pair cosine is floored at `diversityFloor` (default 0)
+//   before the mean: as written, log(1 + x) rewards anti-correlated experts without
+//   bound (-> -infinity as x -> -1), and in training that reward, multiplied by the
+//   Eq. 17 weight, came to dominate the objective (the total went negative). With the
+//   floor, only similarity is penalised, which is the term's stated purpose.
+//   `diversityFloor: -1` is Eq. 16 as written; the log's argument is then clamped at
+//   `gateEps`.
 import * as T from "../torch/index.js";
 import type { Tensor } from "../torch/index.js";
 import { checkSameShape, fmt } from "./common.js";
@@ -43,6 +48,8 @@ export interface GatingLossOptions {
   temperatureFloor?: number;
   /** Include the expert-diversity term (default true). */
   diversity?: boolean;
+  /** Floor of each max-pair cosine in the diversity term (default 0; -1 = as written). */
+  diversityFloor?: number;
   /** Clamp for G inside the log (default 1e-8). */
   gateEps?: number;
   /** Smallest norm when normalising latents for cosines (default 1e-8). */
@@ -102,6 +109,8 @@ export function gatingLoss(input: GatingLossInput, o: GatingLossOptions = {}): G
   if (z0.ndim < 2) throw new RangeError(`gatingLoss: z0 must be [B, C, h, w], got ${fmt(z0.shape)}`);
   z0Hats.forEach((z, i) => checkSameShape("gatingLoss", z, z0, `z0Hats[${i}]`, "z0"));
   const useDiversity = o.diversity ?? true;
+  const diversityFloor = o.diversityFloor ?? 0;
+  if (!(diversityFloor >= -1 && diversityFloor <= 1)) throw new RangeError(`gatingLoss: diversityFloor must be in [-1, 1], got ${diversityFloor}`);
   if (useDiversity && k < 2) throw new RangeError(`gatingLoss: the diversity term needs at least 2 experts, got ${k}; pass diversity: false`);
   const floor = o.temperatureFloor ?? 1e-3;
   const gateEps = o.gateEps ?? 1e-8;
@@ -121,7 +130,7 @@ export function gatingLoss(input: GatingLossInput, o: GatingLossOptions = {}): G
       const pair = T.matmul(u, u.transpose(1, 2)); // [B, K, K]
       const diag = T.eye(k, k, { dtype: "bool", device: pair.device });
       maxPair = pair.maskedFill(diag, -Infinity).amax(2); // [B, K]
-      diversity = maxPair.mean(1).add(1).clamp(gateEps, null).log().mean(); // Eq. 16, second term
+      diversity = maxPair.clamp(diversityFloor, null).mean(1).add(1).clamp(gateEps, null).log().mean(); // Eq. 16, second term
     } else {
       diversity = T.zeros([], { dtype: supervised.dtype, device: supervised.device });
       maxPair = T.zerosLike(cos);

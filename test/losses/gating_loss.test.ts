@@ -63,7 +63,7 @@ test("Eq. 15-16 against a plain-JS computation on random latents", () => {
       for (let i = 0; i < K; i++) {
         let best = -Infinity;
         for (let j = 0; j < K; j++) if (j !== i) best = Math.max(best, cosineRef(part(zv[i] as Float64Array), part(zv[j] as Float64Array)));
-        m += best;
+        m += Math.max(best, 0); // the default diversityFloor
       }
       div += Math.log(1 + m / K);
     }
@@ -101,7 +101,9 @@ test("Eq. 16: G is clamped at eps inside the log; spatial maps use their spatial
 test("Eq. 16 gradients: the supervised term trains G, the diversity term the experts, G* is a constant", () => {
   T.tidy(() => {
     const z0 = T.randn([2, 2, 4, 4]);
-    const zs = [0, 1, 2].map(() => T.randn([2, 2, 4, 4]).requiresGrad_());
+    // correlated experts (positive pair cosines), so the floored diversity term is active
+    const base = T.randn([2, 2, 4, 4]);
+    const zs = [0, 1, 2].map(() => base.add(T.randn([2, 2, 4, 4]).mul(0.5)).detach().requiresGrad_());
     const logits = T.randn([2, 3]).requiresGrad_();
     const r = gatingLoss({ z0Hats: zs, z0, gates: logits.softmax(1) });
     r.loss.backward();
@@ -131,5 +133,22 @@ test("Eq. 14-16: bad input is rejected", () => {
     const r = gatingLoss({ z0Hats: [z.add(1)], z0: z.add(2), gates: T.ones([2, 1]) }, { diversity: false });
     assertClose(r.targets.toArray(), [1, 1], { atol: 0, rtol: 0 });
     assert.equal(r.loss.item(), 0);
+  });
+});
+
+test("Eq. 16 diversity floor: anti-correlated experts are not rewarded by default; -1 gives the term as written", () => {
+  T.tidy(() => {
+    const z0 = T.tensor([1, 2, 3, 4], [1, 1, 2, 2], { dtype: "float64" });
+    const a = T.tensor([1, -1, 2, 0.5], [1, 1, 2, 2], { dtype: "float64" });
+    const zs = [a, a.neg()]; // cosine -1 between the two experts
+    const gates = T.tensor([0.5, 0.5], [1, 2], { dtype: "float64" });
+    const floored = gatingLoss({ z0Hats: zs, z0, gates });
+    assert.equal(floored.diversity.item(), 0); // log(1 + mean(max(-1, 0)))
+    assertClose(floored.maxPairCosines.toArray(), [-1, -1], { atol: 1e-12, rtol: 0 });
+    const written = gatingLoss({ z0Hats: zs, z0, gates }, { diversityFloor: -1, gateEps: 1e-6 });
+    assertClose(written.diversity.item(), Math.log(1e-6), { atol: 1e-9, rtol: 0 }); // log(1 - 1) clamped
+    const half = gatingLoss({ z0Hats: zs, z0, gates }, { diversityFloor: -0.5 });
+    assertClose(half.diversity.item(), Math.log(0.5), { atol: 1e-12, rtol: 0 });
+    assertThrowsMatching(() => gatingLoss({ z0Hats: zs, z0, gates }, { diversityFloor: 2 }), /diversityFloor must be in \[-1, 1\], got 2/);
   });
 });

@@ -18,6 +18,8 @@ export interface MoEDiffModelConfig extends ConfigObject {
 export interface MoEDiffLossConfig extends ConfigObject {
   /** Eq. 16 expert-diversity term (ablation: false). */
   diversity: boolean;
+  /** Eq. 16: floor of each expert's most-similar-pair cosine (0: only similarity is penalised; -1: as written). */
+  diversityFloor: number;
   /** Eq. 14 MAD temperature floor. */
   temperatureFloor: number;
   /** Eq. 11 Fourier term: "complex" as written (equals the latent MSE by Parseval) or "amplitude". */
@@ -73,6 +75,7 @@ export interface MoEDiffConfig extends ConfigObject {
 
 const LOSSES: MoEDiffLossConfig = {
   diversity: true,
+  diversityFloor: 0,
   temperatureFloor: 1e-3,
   fourier: "complex",
   stft: "complex",
@@ -165,6 +168,7 @@ export function resolveMoEDiffConfig(preset: string, overrides?: unknown): MoEDi
   if (l.fourier !== "complex" && l.fourier !== "amplitude") fail("losses.fourier", "'complex' or 'amplitude'", l.fourier);
   if (l.stft !== "complex" && l.stft !== "magnitude") fail("losses.stft", "'complex' or 'magnitude'", l.stft);
   if (!(l.wMin > 0 && l.wMax >= l.wMin)) fail("losses.wMin/wMax", "0 < wMin <= wMax", [l.wMin, l.wMax]);
+  if (!(l.diversityFloor >= -1 && l.diversityFloor <= 1)) fail("losses.diversityFloor", "in [-1, 1]", l.diversityFloor);
   if (!(l.z0HatClip >= 0)) fail("losses.z0HatClip", ">= 0", l.z0HatClip);
   if (l.vggWeights !== null && typeof l.vggWeights !== "string") fail("losses.vggWeights", "a file path or null", l.vggWeights);
   const t = c.training;

@@ -98,7 +98,7 @@ export function moeTrainingLosses(model: MoEDiffSR, lat: MoELatents, o: MoELossO
   let gating = null;
   if (k > 1) {
     const probs = route.maps !== undefined ? model.usedGates(route, size, false) : route.weights;
-    gating = gatingLoss({ z0Hats, z0, gates: probs }, { diversity: o.losses.diversity, temperatureFloor: o.losses.temperatureFloor });
+    gating = gatingLoss({ z0Hats, z0, gates: probs }, { diversity: o.losses.diversity, diversityFloor: o.losses.diversityFloor, temperatureFloor: o.losses.temperatureFloor });
   }
   // 5. Eq. 17-18
   const result = totalLoss({ expert, gating, weighting: o.weighting, training: o.training });
