@@ -1,31 +1,15 @@
 // `moediff-sr evaluate` through runEvaluate (no process spawning): NIfTI files in, report and JSON out.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { writeNifti } from "../../src/nifti/index.js";
 import { formatReport, reportToJson, runEvaluate, type EvaluateReport } from "../../src/cli/commands/evaluate.js";
 import { assertClose, assertThrowsMatching } from "../helpers.js";
+import { loadGolden } from "../metrics/golden.js";
 
-interface Scores {
-  mse: number;
-  psnr: number;
-  ssim: number;
-  hfen: number;
-}
-interface Golden {
-  dims: [number, number, number];
-  pred: number[];
-  ref: number[];
-  dataRange: number;
-  volume: Scores;
-  masked: Scores;
-  labels: Record<string, Scores>;
-  slices: Record<string, Scores[]>;
-}
-const g = JSON.parse(readFileSync(fileURLToPath(new URL("../../../test/fixtures/metrics_golden.json", import.meta.url)), "utf8")) as Golden;
+const g = loadGolden();
 const TOL = { atol: 1e-9, rtol: 1e-9 };
 
 const work = mkdtempSync(join(tmpdir(), "moediff-evaluate-"));

@@ -4,39 +4,10 @@ import assert from "node:assert/strict";
 import { hfen, ssim3d, mse, type Dims3 } from "../../src/metrics/volume_metrics.js";
 import { parseLabelNames, regionMetrics, regionsFromLabels, regionsFromMask } from "../../src/metrics/regions.js";
 import { assertClose, assertThrowsMatching } from "../helpers.js";
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { loadGolden, goldenLabels } from "./golden.js";
 
-interface Scores {
-  mse: number;
-  psnr: number;
-  ssim: number;
-  hfen: number;
-  voxels?: number;
-}
-interface Golden {
-  dims: [number, number, number];
-  pred: number[];
-  ref: number[];
-  dataRange: number;
-  masked: Scores;
-  labels: Record<string, Scores>;
-}
 
-/** test/fixtures/metrics_golden.json (from make_metrics_golden.py). */
-function loadGolden(): Golden {
-  return JSON.parse(readFileSync(fileURLToPath(new URL("../../../test/fixtures/metrics_golden.json", import.meta.url)), "utf8")) as Golden;
-}
 
-/** The label rule of make_metrics_golden.py: inside (i-8)^2 + (j-7)^2 + (k-6)^2 <= 10, label 1 where i < 8, else 2. */
-function goldenLabels(dims: Dims3): Uint8Array {
-  const [nx, ny, nz] = dims;
-  const out = new Uint8Array(nx * ny * nz);
-  for (let k = 0; k < nz; k++)
-    for (let j = 0; j < ny; j++)
-      for (let i = 0; i < nx; i++) if ((i - 8) ** 2 + (j - 7) ** 2 + (k - 6) ** 2 <= 10) out[i + nx * (j + ny * k)] = i < 8 ? 1 : 2;
-  return out;
-}
 
 const g = loadGolden();
 const pred = Float32Array.from(g.pred);

@@ -2,8 +2,6 @@
 // scikit-image's SSIM, scipy's gaussian_laplace for HFEN) and against a direct-convolution reference.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import {
   extractSlice,
   gaussianKernel1d,
@@ -18,38 +16,10 @@ import {
   type Dims3,
 } from "../../src/metrics/volume_metrics.js";
 import { assertClose, assertThrowsMatching } from "../helpers.js";
+import { loadGolden, goldenLabels } from "./golden.js";
 
-interface Scores {
-  mse: number;
-  psnr: number;
-  ssim: number;
-  hfen: number;
-  voxels?: number;
-}
-interface Golden {
-  dims: [number, number, number];
-  pred: number[];
-  ref: number[];
-  dataRange: number;
-  volume: Scores;
-  masked: Scores;
-  labels: Record<string, Scores>;
-  slices: Record<string, Scores[]>;
-}
 
-function loadGolden(): Golden {
-  return JSON.parse(readFileSync(fileURLToPath(new URL("../../../test/fixtures/metrics_golden.json", import.meta.url)), "utf8")) as Golden;
-}
 
-/** The mask rule of make_metrics_golden.py; label 1 where i < 8, else 2. */
-function goldenLabels(dims: Dims3): Uint8Array {
-  const [nx, ny, nz] = dims;
-  const out = new Uint8Array(nx * ny * nz);
-  for (let k = 0; k < nz; k++)
-    for (let j = 0; j < ny; j++)
-      for (let i = 0; i < nx; i++) if ((i - 8) ** 2 + (j - 7) ** 2 + (k - 6) ** 2 <= 10) out[i + nx * (j + ny * k)] = i < 8 ? 1 : 2;
-  return out;
-}
 
 const g = loadGolden();
 const pred = Float32Array.from(g.pred);
