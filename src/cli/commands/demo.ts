@@ -5,14 +5,8 @@ import type { Command } from "commander";
 import * as T from "../../torch/index.js";
 import { TOY_SR_DEFAULTS, trainToySr } from "../../demo/toy_sr.js";
 import { progress } from "../progress.js";
+import { positiveInt } from "../option_parsers.js";
 
-function positiveInt(name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} expects a positive integer, got '${v}'`);
-    return n;
-  };
-}
 
 export function registerDemo(program: Command): void {
   program

@@ -5,6 +5,7 @@ import { prepareDataset, PREPARE_DEFAULTS, defaultHrSource, type PrepareSource }
 import { parseAxis } from "../../data/slicing.js";
 import { parseNonFinite } from "../nifti_options.js";
 import { progress } from "../progress.js";
+import { positiveInt } from "../option_parsers.js";
 
 interface PrepareCliOptions {
   output: string;
@@ -26,13 +27,6 @@ interface PrepareCliOptions {
   force?: boolean;
 }
 
-function positiveInt(name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!/^\s*\d+\s*$/.test(v) || !Number.isInteger(n) || n < 1) throw new Error(`--${name} expects a positive integer, got '${v}'`);
-    return n;
-  };
-}
 
 /** "lo:hi" or a single value "x" (meaning x:x). */
 function range(name: string): (v: string) => [number, number] {

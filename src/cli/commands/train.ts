@@ -1,14 +1,14 @@
 // `moediff-sr train DATA --vqvae DIR -o RUN`: joint training of the MoEDiff-SR experts, condition
 // encoder and gating network on a frozen autoencoder, with the ablation switches of the paper.
 import type { Command } from "commander";
-import { existsSync, readFileSync } from "node:fs";
 import * as T from "../../torch/index.js";
 import { applyAblations, MOEDIFF_PRESETS, resolveMoEDiffConfig, type MoEDiffConfig } from "../../models/moediff/config.js";
 import { MoEDiffSR } from "../../models/moediff/moediff.js";
 import { trainMoE } from "../../train/moe_trainer.js";
 import { VQVAE_RUN_PRESETS } from "../../train/vqvae_trainer.js";
 import { VQVAE } from "../../models/vqvae/index.js";
-import { positiveInt, readConfigFile, runConfigPath } from "./train_common.js";
+import { positiveInt } from "../option_parsers.js";
+import { startingConfig } from "./train_common.js";
 
 interface Options {
   output: string;
@@ -77,14 +77,7 @@ export function registerTrain(program: Command): void {
 }
 
 function buildConfig(opts: Options): MoEDiffConfig {
-  let preset = opts.preset;
-  let overrides = readConfigFile(opts.config);
-  if (opts.resume === true && opts.config === undefined && existsSync(runConfigPath(opts.output))) {
-    const saved = JSON.parse(readFileSync(runConfigPath(opts.output), "utf8")) as MoEDiffConfig;
-    preset = saved.preset;
-    overrides = saved;
-  }
-  const o = structuredClone((overrides ?? {}) as Record<string, Record<string, unknown>>);
+  const { preset, overrides: o } = startingConfig(opts);
   if (opts.steps !== undefined) o.training = { ...(o.training ?? {}), steps: opts.steps };
   if (opts.epochs !== undefined) o.training = { ...(o.training ?? {}), epochs: opts.epochs, steps: 0 };
   if (opts.vgg !== undefined) o.losses = { ...(o.losses ?? {}), vggWeights: opts.vgg };

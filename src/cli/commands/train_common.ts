@@ -1,4 +1,4 @@
-// Options shared by the training commands: --preset, --config FILE (JSON overrides), --resume, --device.
+// Options shared by the training commands: --preset, --config FILE (JSON overrides), --resume.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../../util/config.js";
@@ -14,23 +14,19 @@ export function readConfigFile(path: string | undefined): unknown {
   }
 }
 
-/** On --resume, the run's own config.json is the base unless --config/--preset say otherwise. */
-export function runConfigPath(outDir: string): string {
-  return join(outDir, "config.json");
-}
-
-export function positiveInt(name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} expects a positive integer, got '${v}'`);
-    return n;
-  };
-}
-
-export function nonNegativeInt(name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} expects an integer >= 0, got '${v}'`);
-    return n;
-  };
+/**
+ * The preset and the overrides a training command starts from: --preset with --config; on --resume
+ * without --config, the run's own config.json (with its preset), so a resumed run keeps its config.
+ * Returns a copy the caller may add flag overrides to.
+ */
+export function startingConfig(opts: { preset: string; config?: string; resume?: boolean; output: string }): {
+  preset: string;
+  overrides: Record<string, Record<string, unknown>>;
+} {
+  const saved = join(opts.output, "config.json");
+  if (opts.resume === true && opts.config === undefined && existsSync(saved)) {
+    const c = JSON.parse(readFileSync(saved, "utf8")) as { preset: string } & Record<string, Record<string, unknown>>;
+    return { preset: c.preset, overrides: c };
+  }
+  return { preset: opts.preset, overrides: structuredClone((readConfigFile(opts.config) ?? {}) as Record<string, Record<string, unknown>>) };
 }

@@ -1,10 +1,10 @@
 // `moediff-sr train-vqvae DATA -o DIR`: trains the autoencoder (E1, D) and reports its held-out
 // reconstruction PSNR/SSIM, the ceiling of the whole system.
 import type { Command } from "commander";
-import { existsSync, readFileSync } from "node:fs";
 import * as T from "../../torch/index.js";
 import { resolveVqvaeRunConfig, trainVqvae, type VqvaeRunConfig } from "../../train/vqvae_trainer.js";
-import { positiveInt, readConfigFile, runConfigPath } from "./train_common.js";
+import { positiveInt } from "../option_parsers.js";
+import { startingConfig } from "./train_common.js";
 
 interface Options {
   output: string;
@@ -39,15 +39,7 @@ export function registerTrainVqvae(program: Command): void {
 }
 
 function buildConfig(opts: Options): VqvaeRunConfig {
-  let overrides = readConfigFile(opts.config) as Record<string, unknown> | undefined;
-  let preset = opts.preset;
-  if (opts.resume === true && opts.config === undefined && existsSync(runConfigPath(opts.output))) {
-    // a resumed run keeps its own config unless told otherwise
-    const saved = JSON.parse(readFileSync(runConfigPath(opts.output), "utf8")) as VqvaeRunConfig;
-    preset = saved.preset;
-    overrides = saved as unknown as Record<string, unknown>;
-  }
-  const o = structuredClone(overrides ?? {}) as { training?: Record<string, unknown>; inputs?: Record<string, unknown> };
+  const { preset, overrides: o } = startingConfig(opts);
   if (opts.steps !== undefined) o.training = { ...(o.training ?? {}), steps: opts.steps };
   if (!opts.bias) o.inputs = { ...(o.inputs ?? {}), useBias: false };
   if (!opts.gradwarp) o.inputs = { ...(o.inputs ?? {}), useGradwarp: false };

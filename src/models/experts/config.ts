@@ -19,6 +19,7 @@
 // This file holds the base class (rather than index.ts) so e1/e2/e3 can extend
 // it without an import cycle.
 import * as T from "../../torch/index.js";
+import { convMacs, groupNorm, TimestepEmbedding } from "./blocks.js";
 
 export interface ExpertConfig {
   /** C of z_t and of the predicted epsilon. */
@@ -156,10 +157,39 @@ export function checkExpertInput(where: string, config: ExpertConfig, input: Exp
 export abstract class Expert extends T.nn.Module {
   /** "E1", "E2" or "E3" as in the paper. */
   abstract readonly name: string;
+  /** The parts every expert shares: the timestep embedding and conv_in (stem), norm_out and conv_out (head). */
+  readonly timeEmbed: TimestepEmbedding;
+  readonly convIn: T.nn.Conv2d;
+  #normOut: T.nn.GroupNorm | undefined;
+  #convOut: T.nn.Conv2d | undefined;
 
-  protected constructor(readonly config: Readonly<ExpertConfig>) {
+  protected constructor(
+    readonly config: Readonly<ExpertConfig>,
+    options: T.nn.LayerOptions = {},
+  ) {
     super();
     checkExpertConfig(config);
+    const c0 = levelChannels(config.baseChannels)[0];
+    const inputChannels = config.latentChannels + config.condChannels + 1; // z_t, the condition latent, the gate map
+    this.timeEmbed = this.registerModule("time_embed", new TimestepEmbedding(config.timeEmbedDim, options));
+    this.convIn = this.registerModule("conv_in", new T.nn.Conv2d(inputChannels, c0, 3, { ...options, padding: 1 }));
+  }
+
+  /** Registers norm_out and conv_out; each subclass calls it last, after its own blocks (registration order = init order). */
+  protected registerHead(options: T.nn.LayerOptions): void {
+    const c0 = levelChannels(this.config.baseChannels)[0];
+    this.#normOut = this.registerModule("norm_out", groupNorm(c0, options));
+    this.#convOut = this.registerModule("conv_out", new T.nn.Conv2d(c0, this.config.latentChannels, 1, options));
+  }
+
+  get normOut(): T.nn.GroupNorm {
+    if (this.#normOut === undefined) throw new Error(`${this.constructor.name}: registerHead() was not called in its constructor`);
+    return this.#normOut;
+  }
+
+  get convOut(): T.nn.Conv2d {
+    if (this.#convOut === undefined) throw new Error(`${this.constructor.name}: registerHead() was not called in its constructor`);
+    return this.#convOut;
   }
 
   abstract forward(input: ExpertInput): T.Tensor;
@@ -172,8 +202,19 @@ export abstract class Expert extends T.nn.Module {
    */
   abstract macsPerSample(height: number, width: number, numTokens: number): number;
 
-  /** Channels of the conv_in input: z_t, the condition latent and the gate map. */
-  protected get inputChannels(): number {
-    return this.config.latentChannels + this.config.condChannels + 1;
+  /** Checks the input, then the timestep embedding and conv_in(concat(z_t, cond, gate)) at full resolution. */
+  protected stem(input: ExpertInput): { temb: T.Tensor; x: T.Tensor } {
+    checkExpertInput(`${this.constructor.name}.forward`, this.config, input);
+    return { temb: this.timeEmbed.forward(input.t), x: this.convIn.forward(T.cat([input.zt, input.cond, input.gate], 1)) };
+  }
+
+  /** GroupNorm -> SiLU -> conv_out 1x1: epsilon [B, C, h, w]. */
+  protected head(h: T.Tensor): T.Tensor {
+    return this.convOut.forward(T.F.silu(this.normOut.forward(h)));
+  }
+
+  /** MACs of the stem and head on an h x w latent. */
+  protected stemHeadMacs(height: number, width: number): number {
+    return this.timeEmbed.macs() + convMacs(this.convIn, height, width) + convMacs(this.convOut, height, width);
   }
 }

@@ -13,13 +13,11 @@
 // Input: concat(z_t, cond, gate); the timestep bias enters every ResBlock and
 // the dilated ConvBlock (see blocks.ts). The output conv is not zero-initialised.
 import * as T from "../../torch/index.js";
-import { ConvBlock, convMacs, CrossAttention, Downsample, groupNorm, LaplacianEdgeBlock, ResBlock, TimestepEmbedding, Upsample } from "./blocks.js";
-import { checkExpertInput, Expert, levelChannels, type ExpertConfig, type ExpertInput } from "./config.js";
+import { ConvBlock, CrossAttention, Downsample, LaplacianEdgeBlock, ResBlock, Upsample } from "./blocks.js";
+import { Expert, levelChannels, type ExpertConfig, type ExpertInput } from "./config.js";
 
 export class Expert1 extends Expert {
   readonly name = "E1";
-  readonly timeEmbed: TimestepEmbedding;
-  readonly convIn: T.nn.Conv2d;
   readonly encRes0: ResBlock;
   readonly edge: LaplacianEdgeBlock;
   readonly down1: Downsample;
@@ -33,15 +31,11 @@ export class Expert1 extends Expert {
   readonly decRes1: ResBlock;
   readonly up2: Upsample;
   readonly decRes0: ResBlock;
-  readonly normOut: T.nn.GroupNorm;
-  readonly convOut: T.nn.Conv2d;
 
   constructor(config: ExpertConfig, options: T.nn.LayerOptions = {}) {
-    super({ ...config });
+    super({ ...config }, options);
     const [c0, c1, c2] = levelChannels(config.baseChannels);
     const e = config.timeEmbedDim;
-    this.timeEmbed = this.registerModule("time_embed", new TimestepEmbedding(e, options));
-    this.convIn = this.registerModule("conv_in", new T.nn.Conv2d(this.inputChannels, c0, 3, { ...options, padding: 1 }));
     this.encRes0 = this.registerModule("enc_res0", new ResBlock(c0, c0, e, options));
     this.edge = this.registerModule("edge", new LaplacianEdgeBlock(c0, options));
     this.down1 = this.registerModule("down1", new Downsample(c0, c1, options));
@@ -55,15 +49,12 @@ export class Expert1 extends Expert {
     this.decRes1 = this.registerModule("dec_res1", new ResBlock(2 * c1, c1, e, options));
     this.up2 = this.registerModule("up2", new Upsample(c1, c0, options));
     this.decRes0 = this.registerModule("dec_res0", new ResBlock(2 * c0, c0, e, options));
-    this.normOut = this.registerModule("norm_out", groupNorm(c0, options));
-    this.convOut = this.registerModule("conv_out", new T.nn.Conv2d(c0, config.latentChannels, 1, options));
+    this.registerHead(options);
   }
 
   forward(input: ExpertInput): T.Tensor {
-    checkExpertInput("Expert1.forward", this.config, input);
     return T.tidy(() => {
-      const temb = this.timeEmbed.forward(input.t);
-      const x = this.convIn.forward(T.cat([input.zt, input.cond, input.gate], 1));
+      const { temb, x } = this.stem(input);
       const s0 = this.edge.forward(this.encRes0.forward(x, temb));
       const s1 = this.encRes1.forward(this.down1.forward(s0), temb);
       let h = this.encRes2.forward(this.down2.forward(s1), temb);
@@ -72,15 +63,14 @@ export class Expert1 extends Expert {
       h = this.midAttn.forward(h, input.tokens);
       h = this.decRes1.forward(T.cat([this.up1.forward(h), s1], 1), temb);
       h = this.decRes0.forward(T.cat([this.up2.forward(h), s0], 1), temb);
-      return this.convOut.forward(T.F.silu(this.normOut.forward(h)));
+      return this.head(h);
     });
   }
 
   macsPerSample(height: number, width: number, numTokens: number): number {
     const [h0, w0, h1, w1, h2, w2] = [height, width, height / 2, width / 2, height / 4, width / 4];
     return (
-      this.timeEmbed.macs() +
-      convMacs(this.convIn, h0, w0) +
+      this.stemHeadMacs(h0, w0) +
       this.encRes0.macs(h0, w0) +
       this.edge.macs(h0, w0) +
       this.down1.macs(h0, w0) +
@@ -93,8 +83,7 @@ export class Expert1 extends Expert {
       this.up1.macs(h2, w2) +
       this.decRes1.macs(h1, w1) +
       this.up2.macs(h1, w1) +
-      this.decRes0.macs(h0, w0) +
-      convMacs(this.convOut, h0, w0)
+      this.decRes0.macs(h0, w0)
     );
   }
 }

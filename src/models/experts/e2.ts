@@ -13,16 +13,14 @@
 // Input: concat(z_t, cond, gate); the timestep bias enters every dense layer and
 // the complex block (see blocks.ts). The output conv is not zero-initialised.
 import * as T from "../../torch/index.js";
-import { ComplexConvBlock, convMacs, CrossAttention, DenseBlock, Downsample, groupNorm, TimestepEmbedding, Upsample } from "./blocks.js";
-import { checkExpertInput, Expert, levelChannels, type ExpertConfig, type ExpertInput } from "./config.js";
+import { ComplexConvBlock, CrossAttention, DenseBlock, Downsample, Upsample } from "./blocks.js";
+import { Expert, levelChannels, type ExpertConfig, type ExpertInput } from "./config.js";
 
 /** Paper II.C.2: "a DenseBlock with four layers ... growth rate of 16 channels per layer". */
 export const E2_DENSE = Object.freeze({ numLayers: 4, growth: 16 });
 
 export class Expert2 extends Expert {
   readonly name = "E2";
-  readonly timeEmbed: TimestepEmbedding;
-  readonly convIn: T.nn.Conv2d;
   readonly down1: Downsample;
   readonly encDense1: DenseBlock;
   readonly down2: Downsample;
@@ -33,16 +31,12 @@ export class Expert2 extends Expert {
   readonly decDense1: DenseBlock;
   readonly up2: Upsample;
   readonly decDense0: DenseBlock;
-  readonly normOut: T.nn.GroupNorm;
-  readonly convOut: T.nn.Conv2d;
 
   constructor(config: ExpertConfig, options: T.nn.LayerOptions = {}) {
-    super({ ...config });
+    super({ ...config }, options);
     const [c0, c1, c2] = levelChannels(config.baseChannels);
     const e = config.timeEmbedDim;
     const dense = { ...options, ...E2_DENSE };
-    this.timeEmbed = this.registerModule("time_embed", new TimestepEmbedding(e, options));
-    this.convIn = this.registerModule("conv_in", new T.nn.Conv2d(this.inputChannels, c0, 3, { ...options, padding: 1 }));
     this.down1 = this.registerModule("down1", new Downsample(c0, c1, options));
     this.encDense1 = this.registerModule("enc_dense1", new DenseBlock(c1, c1, e, dense));
     this.down2 = this.registerModule("down2", new Downsample(c1, c2, options));
@@ -53,30 +47,26 @@ export class Expert2 extends Expert {
     this.decDense1 = this.registerModule("dec_dense1", new DenseBlock(2 * c1, c1, e, dense));
     this.up2 = this.registerModule("up2", new Upsample(c1, c0, options));
     this.decDense0 = this.registerModule("dec_dense0", new DenseBlock(2 * c0, c0, e, dense));
-    this.normOut = this.registerModule("norm_out", groupNorm(c0, options));
-    this.convOut = this.registerModule("conv_out", new T.nn.Conv2d(c0, config.latentChannels, 1, options));
+    this.registerHead(options);
   }
 
   forward(input: ExpertInput): T.Tensor {
-    checkExpertInput("Expert2.forward", this.config, input);
     return T.tidy(() => {
-      const temb = this.timeEmbed.forward(input.t);
-      const s0 = this.convIn.forward(T.cat([input.zt, input.cond, input.gate], 1));
+      const { temb, x: s0 } = this.stem(input);
       const s1 = this.encDense1.forward(this.down1.forward(s0), temb);
       let h = this.encDense2.forward(this.down2.forward(s1), temb);
       h = this.midComplex.forward(h, temb);
       h = this.midAttn.forward(h, input.tokens);
       h = this.decDense1.forward(T.cat([this.up1.forward(h), s1], 1), temb);
       h = this.decDense0.forward(T.cat([this.up2.forward(h), s0], 1), temb);
-      return this.convOut.forward(T.F.silu(this.normOut.forward(h)));
+      return this.head(h);
     });
   }
 
   macsPerSample(height: number, width: number, numTokens: number): number {
     const [h0, w0, h1, w1, h2, w2] = [height, width, height / 2, width / 2, height / 4, width / 4];
     return (
-      this.timeEmbed.macs() +
-      convMacs(this.convIn, h0, w0) +
+      this.stemHeadMacs(h0, w0) +
       this.down1.macs(h0, w0) +
       this.encDense1.macs(h1, w1) +
       this.down2.macs(h1, w1) +
@@ -86,8 +76,7 @@ export class Expert2 extends Expert {
       this.up1.macs(h2, w2) +
       this.decDense1.macs(h1, w1) +
       this.up2.macs(h1, w1) +
-      this.decDense0.macs(h0, w0) +
-      convMacs(this.convOut, h0, w0)
+      this.decDense0.macs(h0, w0)
     );
   }
 }

@@ -17,13 +17,11 @@
 // timestep bias enters every ConvBlock and the ResBlock (see blocks.ts). The
 // output conv is not zero-initialised.
 import * as T from "../../torch/index.js";
-import { ChannelAttention, ConvBlock, convMacs, CrossAttention, Downsample, groupNorm, NonLocalBlock, ResBlock, TimestepEmbedding, Upsample } from "./blocks.js";
-import { checkExpertInput, Expert, levelChannels, type ExpertConfig, type ExpertInput } from "./config.js";
+import { ChannelAttention, ConvBlock, CrossAttention, Downsample, NonLocalBlock, ResBlock, Upsample } from "./blocks.js";
+import { Expert, levelChannels, type ExpertConfig, type ExpertInput } from "./config.js";
 
 export class Expert3 extends Expert {
   readonly name = "E3";
-  readonly timeEmbed: TimestepEmbedding;
-  readonly convIn: T.nn.Conv2d;
   readonly down1: Downsample;
   readonly encConv1: ConvBlock;
   readonly encCa1: ChannelAttention;
@@ -40,15 +38,11 @@ export class Expert3 extends Expert {
   readonly up2: Upsample;
   readonly decConv0: ConvBlock;
   readonly decCa0: ChannelAttention;
-  readonly normOut: T.nn.GroupNorm;
-  readonly convOut: T.nn.Conv2d;
 
   constructor(config: ExpertConfig, options: T.nn.LayerOptions = {}) {
-    super({ ...config });
+    super({ ...config }, options);
     const [c0, c1, c2] = levelChannels(config.baseChannels);
     const e = config.timeEmbedDim;
-    this.timeEmbed = this.registerModule("time_embed", new TimestepEmbedding(e, options));
-    this.convIn = this.registerModule("conv_in", new T.nn.Conv2d(this.inputChannels, c0, 3, { ...options, padding: 1 }));
     this.down1 = this.registerModule("down1", new Downsample(c0, c1, options));
     this.encConv1 = this.registerModule("enc_conv1", new ConvBlock(c1, c1, e, options));
     this.encCa1 = this.registerModule("enc_ca1", new ChannelAttention(c1, 4, options));
@@ -65,15 +59,12 @@ export class Expert3 extends Expert {
     this.up2 = this.registerModule("up2", new Upsample(c1, c0, options));
     this.decConv0 = this.registerModule("dec_conv0", new ConvBlock(2 * c0, c0, e, options));
     this.decCa0 = this.registerModule("dec_ca0", new ChannelAttention(c0, 4, options));
-    this.normOut = this.registerModule("norm_out", groupNorm(c0, options));
-    this.convOut = this.registerModule("conv_out", new T.nn.Conv2d(c0, config.latentChannels, 1, options));
+    this.registerHead(options);
   }
 
   forward(input: ExpertInput): T.Tensor {
-    checkExpertInput("Expert3.forward", this.config, input);
     return T.tidy(() => {
-      const temb = this.timeEmbed.forward(input.t);
-      const s0 = this.convIn.forward(T.cat([input.zt, input.cond, input.gate], 1));
+      const { temb, x: s0 } = this.stem(input);
       const s1 = this.encCa1.forward(this.encConv1.forward(this.down1.forward(s0), temb));
       let h = this.encCa2.forward(this.encConv2.forward(this.down2.forward(s1), temb));
       h = this.midConv.forward(h, temb);
@@ -82,15 +73,14 @@ export class Expert3 extends Expert {
       h = this.decCa1.forward(this.decConv1.forward(T.cat([this.up1.forward(h), s1], 1), temb));
       h = this.decNonLocal.forward(h);
       h = this.decCa0.forward(this.decConv0.forward(T.cat([this.up2.forward(h), s0], 1), temb));
-      return this.convOut.forward(T.F.silu(this.normOut.forward(h)));
+      return this.head(h);
     });
   }
 
   macsPerSample(height: number, width: number, numTokens: number): number {
     const [h0, w0, h1, w1, h2, w2] = [height, width, height / 2, width / 2, height / 4, width / 4];
     return (
-      this.timeEmbed.macs() +
-      convMacs(this.convIn, h0, w0) +
+      this.stemHeadMacs(h0, w0) +
       this.down1.macs(h0, w0) +
       this.encConv1.macs(h1, w1) +
       this.encCa1.macs() +
@@ -106,8 +96,7 @@ export class Expert3 extends Expert {
       this.decNonLocal.macs(h1, w1) +
       this.up2.macs(h1, w1) +
       this.decConv0.macs(h0, w0) +
-      this.decCa0.macs() +
-      convMacs(this.convOut, h0, w0)
+      this.decCa0.macs()
     );
   }
 }

@@ -97,7 +97,7 @@ export function moeTrainingLosses(model: MoEDiffSR, lat: MoELatents, o: MoELossO
   // 4. Eq. 14-16, on the network's own probabilities (spatial maps upsampled to the latent grid)
   let gating = null;
   if (k > 1) {
-    const probs = route.maps !== undefined ? model.usedGates(route, size, false) : route.weights;
+    const probs = route.maps === undefined ? route.weights : o.uniformGating ? model.usedGates(route, size, false) : gates;
     gating = gatingLoss({ z0Hats, z0, gates: probs }, { diversity: o.losses.diversity, diversityFloor: o.losses.diversityFloor, temperatureFloor: o.losses.temperatureFloor });
   }
   // 5. Eq. 17-18
