@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything moediff-sr needs, idempotently, and builds it:
 #   1. system packages (libtorch-dev, a C++ toolchain, Node headers, the Colin27
-#      template from mricron-data) when missing
+#      template from mricron-data, the DejaVu font for figures) when missing
 #   2. npm ci when package-lock.json changed
 #   3. the native addon when its sources, libtorch or Node changed
 #   4. the TypeScript build (incremental)
@@ -28,6 +28,8 @@ fi
 node scripts/node-headers.mjs >/dev/null 2>&1 || missing+=(libnode-dev)
 # The default data source: the Colin27 T1 template (ch2bet.nii.gz, ch2.nii.gz).
 [ -f /usr/share/mricron/templates/ch2bet.nii.gz ] || missing+=(mricron-data)
+# The font for labels in figures (moediff-sr figures).
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
