@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // moediff-sr command line.
 //
-// Commands that do not need the tensor engine (info FILE, convert, evaluate) must run where
+// Commands that do not need the tensor engine (info FILE, convert, evaluate, figures) must run where
 // the native addon is missing, so the engine is loaded only when a command needs
 // it: `info` imports it itself when given no file, and the commands whose modules
 // import the engine are registered only when they may be the one asked for.
@@ -9,8 +9,9 @@ import { Command } from "commander";
 import { registerInfo } from "./commands/info.js";
 import { registerConvert } from "./commands/convert.js";
 import { registerEvaluate } from "./commands/evaluate.js";
+import { registerFigures } from "./commands/figures.js";
 
-const ENGINE_FREE = new Set(["info", "convert", "evaluate"]);
+const ENGINE_FREE = new Set(["info", "convert", "evaluate", "figures"]);
 
 const program = new Command()
   .name("moediff-sr")
@@ -27,6 +28,8 @@ const ENGINE_COMMANDS: readonly { name: string; load: () => Promise<(p: Command)
   { name: "prepare", load: async () => (await import("./commands/prepare.js")).registerPrepare },
   { name: "train-vqvae", load: async () => (await import("./commands/train_vqvae.js")).registerTrainVqvae },
   { name: "train", load: async () => (await import("./commands/train.js")).registerTrain },
+  { name: "enhance", load: async () => (await import("./commands/enhance.js")).registerEnhance },
+  { name: "model-info", load: async () => (await import("./commands/model_info.js")).registerModelInfo },
   { name: "demo", load: async () => (await import("./commands/demo.js")).registerDemo },
 ];
 
@@ -58,6 +61,7 @@ try {
   registerInfo(program);
   registerConvert(program);
   registerEvaluate(program);
+  registerFigures(program);
   await program.parseAsync(process.argv);
 } catch (e) {
   process.stderr.write(`moediff-sr: ${e instanceof Error ? e.message : String(e)}\n`);

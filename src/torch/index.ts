@@ -29,3 +29,4 @@ export * as F from "./nn/functional.js";
 export * as nn from "./nn/index.js";
 export * as optim from "./optim/index.js";
 export * as io from "./io/safetensors.js";
+export * as flops from "./flops.js";

@@ -7,6 +7,17 @@ import { Tensor } from "./tensor.js";
 
 export type Arg = Tensor | Generator | number | boolean | string | null | undefined | readonly Arg[];
 
+/** Sees every tensor-returning op call after it ran (FLOP counting, flops.ts); null (the default) costs one comparison. */
+export type OpObserver = (name: string, args: readonly Arg[], result: Tensor | Tensor[]) => void;
+let opObserver: OpObserver | null = null;
+
+/** Installs `observer` (null: none) and returns the previous one. For flops.ts only. */
+export function setOpObserver(observer: OpObserver | null): OpObserver | null {
+  const previous = opObserver;
+  opObserver = observer;
+  return previous;
+}
+
 function toNative(a: Arg): NativeArg {
   if (a instanceof Tensor) return a.id;
   if (typeof a !== "object" || a === null) return a;
@@ -48,14 +59,18 @@ export class Op {
 
   /** Calls an op that returns one tensor. */
   tensor(...args: Arg[]): Tensor {
-    return asTensor(native.call(this.id, ...convert(args)), this.name);
+    const t = asTensor(native.call(this.id, ...convert(args)), this.name);
+    if (opObserver !== null) opObserver(this.name, args, t);
+    return t;
   }
 
   /** Calls an op that returns several tensors (a tuple or a Tensor[]). */
   tensors(...args: Arg[]): Tensor[] {
     const r = native.call(this.id, ...convert(args));
     if (!Array.isArray(r)) throw new Error(`${this.name}: expected several tensors`);
-    return r.map((x) => asTensor(x, this.name));
+    const ts = r.map((x) => asTensor(x, this.name));
+    if (opObserver !== null) opObserver(this.name, args, ts);
+    return ts;
   }
 
   /** Calls an op that returns a plain value (number, boolean, string). */

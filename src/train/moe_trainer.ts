@@ -6,12 +6,14 @@
 // the last iterate). Everything a resumed run needs is in RUN/checkpoint, written atomically; a resumed
 // run repeats the uninterrupted one exactly (same batches, timesteps, noise).
 //
-// RUN/: config.json, vqvae/ (a copy of the autoencoder used), log.jsonl, checkpoint/, model.safetensors,
+// RUN/: config.json, card.json (the model card, src/inference/model_card.ts), vqvae/ (a copy of the autoencoder used), log.jsonl, checkpoint/, model.safetensors,
 // model_raw.safetensors, metrics.json.
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
+import { readManifest } from "../data/manifest.js";
+import { modelCardFromManifest, writeModelCard } from "../inference/model_card.js";
 import { openSliceDataset, type SliceDataset } from "../data/dataset.js";
 import type { SplitName } from "../data/split.js";
 import { MoEDiffSR } from "../models/moediff/moediff.js";
@@ -135,6 +137,7 @@ export async function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptio
     copyVqvae(o.vqvaeDir, join(outDir, "vqvae"));
   }
   writeFileAtomic(join(outDir, "config.json"), (w) => w(Buffer.from(`${JSON.stringify(config, null, 2)}\n`)));
+  writeModelCard(outDir, modelCardFromManifest(readManifest(dataDir), dataDir));
   say(`MoEDiff-SR (${config.preset}): experts ${model.kinds.map((k) => `E${k}`).join(", ")}, ${config.model.gating.mode} gating, parameters:`);
   for (const [k, v] of Object.entries(counts)) say(`  ${k.padEnd(18)} ${v.toLocaleString("en").padStart(12)}`);
   say(`  (VQ-VAE, frozen: ${vqvae.numParameters().toLocaleString("en")})`);

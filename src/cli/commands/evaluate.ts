@@ -1,12 +1,20 @@
-// `moediff-sr evaluate --pred P --ref R [--mask M] [--labels L [--label-names F]] [--per-slice] [--json]`:
+// `moediff-sr evaluate --pred P --ref R [--mask M] [--labels L [--label-names F]] [--per-slice] [--json]
+//   [--lpips-backbone FILE --lpips-linear FILE [--lpips-net vgg|alex]]`:
 // PSNR, SSIM, RMSE, HFEN (and MSE) of a prediction against a reference volume, for the whole volume,
 // per region, and optionally per slice. Definitions in src/metrics/volume_metrics.ts and regions.ts.
+// LPIPS (v0.1, src/metrics/lpips.ts) when the user names its two weight files: the torchvision
+// backbone (VGG-16 by default, or AlexNet) and the lpips package's lin layers. It is a 2-D network,
+// so it runs per slice across --axis (src/metrics/lpips_volume.ts: slices replicated to 3 channels,
+// mapped to [-1, 1] by 2 (x - ref min) / data range - 1, constant reference slices skipped) and the
+// volume's LPIPS is the mean over the slices used. It is not computed per region.
 //
 // Decisions: pred, mask and labels must lie on the reference grid (same dims, affine equal to 1e-4 mm);
 // otherwise the command refuses and suggests --resample, which resamples pred trilinearly (mask and
 // labels by nearest neighbour) onto the reference grid. The data range is max - min of the reference
-// unless --data-range is given. NaN/Inf voxels are an error unless --non-finite zero. LPIPS is not
-// offered (it needs a 2-D network and its weights). Engine-free: runs without the native addon.
+// unless --data-range is given. NaN/Inf voxels are an error unless --non-finite zero.
+// Engine-free unless LPIPS is asked for: only then are the tensor engine and the LPIPS modules
+// loaded (dynamic import, in evaluate()); runEvaluate() itself stays synchronous and engine-free and
+// takes the loaded LPIPS scorer as an argument.
 // In --json output, non-finite numbers are written as the strings "Infinity", "-Infinity", "NaN".
 import type { Command } from "commander";
 import { readNifti, toVolume } from "../../nifti/index.js";
@@ -35,6 +43,40 @@ export interface EvaluateOptions {
   resample?: boolean;
   /** NaN/Inf voxels: "error" (default) or "zero". */
   nonFinite?: "error" | "zero";
+  /** LPIPS backbone weights: a torchvision VGG-16 or AlexNet state dict (.pth or .safetensors). */
+  lpipsBackbone?: string;
+  /** LPIPS lin-layer weights: the lpips package's v0.1 file for the same network. */
+  lpipsLinear?: string;
+  /** LPIPS backbone network: "vgg" (default) or "alex". */
+  lpipsNet?: LpipsNetName;
+}
+
+export type LpipsNetName = "vgg" | "alex";
+
+/** LPIPS of a volume, slice by slice (src/metrics/lpips_volume.ts implements it with the engine). */
+export interface LpipsScorer {
+  readonly net: LpipsNetName;
+  score(
+    pred: Float32Array,
+    ref: Float32Array,
+    dims: readonly [number, number, number],
+    o: { axis: Axis; low: number; range: number },
+  ): { mean: number; slices: { index: number; lpips: number }[]; skipped: number[] };
+}
+
+export interface LpipsReport {
+  net: LpipsNetName;
+  version: "0.1";
+  backbone: string;
+  linear: string;
+  axis: Axis;
+  /** Mean over the slices used (NaN if none). */
+  value: number;
+  slicesUsed: number;
+  /** Slices skipped because their reference is constant. */
+  slicesSkipped: number;
+  /** Every slice used, with --per-slice. */
+  slices?: { index: number; lpips: number }[];
 }
 
 export interface EvaluateReport {
@@ -49,6 +91,7 @@ export interface EvaluateReport {
   volume: VolumeScores;
   regions: (RegionMetrics & { set: "mask" | "labels" })[];
   slices?: { axis: Axis; metrics: SliceMetrics[] };
+  lpips?: LpipsReport;
 }
 
 /** Tolerance (mm) on affine entries for "the same grid". */
@@ -87,12 +130,61 @@ function regionsOf(file: string, ref: Volume, o: EvaluateOptions, kind: "mask" |
   return regionsFromLabels(v.data, o.labelNames !== undefined ? readLabelNames(o.labelNames) : undefined, `labels ${file}`);
 }
 
-/** Computes every metric the options ask for. */
-export function runEvaluate(o: EvaluateOptions): EvaluateReport {
+/** Whether the options ask for LPIPS; throws if they do so incompletely. */
+export function wantsLpips(o: EvaluateOptions): boolean {
+  const b = o.lpipsBackbone !== undefined;
+  const l = o.lpipsLinear !== undefined;
+  if (b !== l) {
+    throw new RangeError(
+      `evaluate: LPIPS needs both --lpips-backbone FILE (torchvision VGG-16 or AlexNet weights) and --lpips-linear FILE (the lpips package's v0.1 lin weights); only --lpips-${b ? "backbone" : "linear"} was given`,
+    );
+  }
+  if (o.lpipsNet !== undefined && o.lpipsNet !== "vgg" && o.lpipsNet !== "alex") throw new RangeError(`evaluate: --lpips-net must be vgg or alex, got '${String(o.lpipsNet)}'`);
+  if (o.lpipsNet !== undefined && !b) throw new RangeError("evaluate: --lpips-net needs --lpips-backbone FILE and --lpips-linear FILE");
+  return b;
+}
+
+/** Loads the tensor engine and the LPIPS network named by the options (only called when LPIPS is asked for). */
+export async function loadLpipsScorer(o: EvaluateOptions): Promise<LpipsScorer & { dispose(): void }> {
+  const net: LpipsNetName = o.lpipsNet ?? "vgg";
+  if (o.lpipsBackbone === undefined || o.lpipsLinear === undefined) throw new RangeError("evaluate: LPIPS needs both --lpips-backbone FILE and --lpips-linear FILE");
+  try {
+    await import("../../torch/index.js");
+  } catch (e) {
+    throw new Error(`evaluate: LPIPS needs the tensor engine, which did not load (${e instanceof Error ? e.message : String(e)}); leave out the --lpips-* options to compute the other metrics without it`);
+  }
+  const [{ Lpips }, { lpipsVolume }] = await Promise.all([import("../../metrics/lpips.js"), import("../../metrics/lpips_volume.js")]);
+  const model = Lpips.fromFiles(o.lpipsBackbone, o.lpipsLinear, { net });
+  return {
+    net,
+    score: (pred, ref, dims, so) => lpipsVolume(model, pred, ref, dims, { ...so, batch: 8 }),
+    dispose: () => model.dispose(),
+  };
+}
+
+/** Computes every metric the options ask for, loading the LPIPS network (and the engine) only if asked. */
+export async function evaluate(o: EvaluateOptions): Promise<EvaluateReport> {
+  if (!wantsLpips(o)) return runEvaluate(o);
+  const scorer = await loadLpipsScorer(o);
+  try {
+    return runEvaluate(o, scorer);
+  } finally {
+    scorer.dispose();
+  }
+}
+
+/**
+ * Computes every metric the options ask for, synchronously and without the engine; LPIPS options
+ * need `lpips`, the scorer loaded by loadLpipsScorer() (evaluate() does both).
+ */
+export function runEvaluate(o: EvaluateOptions, lpips?: LpipsScorer): EvaluateReport {
   const nonFinite = o.nonFinite ?? "error";
   const axis: Axis = o.axis ?? 2;
   if (axis !== 0 && axis !== 1 && axis !== 2) throw new RangeError(`evaluate: axis must be 0, 1 or 2, got ${String(axis)}`);
   if (o.labelNames !== undefined && o.labels === undefined) throw new RangeError("evaluate: --label-names needs --labels FILE (the label map it names)");
+  const lpipsWanted = wantsLpips(o);
+  if (lpipsWanted && lpips === undefined) throw new Error("runEvaluate: the LPIPS options need the LPIPS network: call evaluate() (async), which loads it");
+  if (lpipsWanted && lpips !== undefined && lpips.net !== (o.lpipsNet ?? "vgg")) throw new Error(`runEvaluate: the LPIPS scorer is '${lpips.net}' but the options ask for '${o.lpipsNet ?? "vgg"}'`);
   const ref = load(o.ref, "ref", nonFinite);
   const resampled: string[] = [];
   const pred = onRefGrid(load(o.pred, "pred", nonFinite), ref, "pred", o.pred, o, "trilinear", resampled);
@@ -121,6 +213,21 @@ export function runEvaluate(o: EvaluateOptions): EvaluateReport {
     regions: sets.flatMap(([set], s) => scores.regions[s]!.map((r) => ({ set, ...r }))),
   };
   if (o.perSlice === true) report.slices = { axis, metrics: perSliceMetrics(pred.data, ref.data, ref.dims, range, axis) };
+  if (lpipsWanted && lpips !== undefined) {
+    const [low] = minMax(ref.data);
+    const r = lpips.score(pred.data, ref.data, ref.dims, { axis, low, range });
+    report.lpips = {
+      net: lpips.net,
+      version: "0.1",
+      backbone: o.lpipsBackbone as string,
+      linear: o.lpipsLinear as string,
+      axis,
+      value: r.mean,
+      slicesUsed: r.slices.length,
+      slicesSkipped: r.skipped.length,
+    };
+    if (o.perSlice === true) report.lpips.slices = r.slices;
+  }
   return report;
 }
 
@@ -146,9 +253,21 @@ export function formatReport(r: EvaluateReport): string {
   out.push(header, row("volume", r.volume, String(r.volume.voxels)));
   for (const g of r.regions) out.push(row(g.name, g, String(g.voxels)));
   if (r.regions.some((g) => g.ssimVoxels === 0)) out.push("(SSIM n/a: the region has no voxel in the SSIM map's interior, 5 voxels from the border)");
+  const lp = r.lpips;
+  if (lp !== undefined) {
+    out.push(
+      "",
+      `LPIPS       ${num(lp.value, 6)} (${lp.net} v${lp.version}; mean over ${lp.slicesUsed} slices across axis ${lp.axis}` +
+        `${lp.slicesSkipped > 0 ? `, ${lp.slicesSkipped} with a constant reference skipped` : ""})`,
+    );
+  }
   if (r.slices !== undefined) {
-    out.push("", `per slice across axis ${r.slices.axis} (2-D SSIM and HFEN):`, header.replace("voxels", "").trimEnd());
-    for (const s of r.slices.metrics) out.push(row(`slice ${s.index}`, s).trimEnd());
+    const bySlice = new Map((lp?.slices ?? []).map((s) => [s.index, s.lpips]));
+    const withLpips = lp?.slices !== undefined && lp.axis === r.slices.axis;
+    const lpipsCol = (index: number): string => (withLpips ? (bySlice.has(index) ? num(bySlice.get(index) as number, 4) : "n/a").padStart(11) : "");
+    out.push("", `per slice across axis ${r.slices.axis} (2-D SSIM and HFEN${withLpips ? "; LPIPS n/a: constant reference" : ""}):`);
+    out.push(withLpips ? `${header.replace("voxels", "").trimEnd()}${"LPIPS".padStart(11)}` : header.replace("voxels", "").trimEnd());
+    for (const s of r.slices.metrics) out.push(withLpips ? `${row(`slice ${s.index}`, s).trimEnd()}${lpipsCol(s.index)}` : row(`slice ${s.index}`, s).trimEnd());
   }
   return out.join("\n");
 }
@@ -156,6 +275,11 @@ export function formatReport(r: EvaluateReport): string {
 function parseAxis(v: string): Axis {
   if (v !== "0" && v !== "1" && v !== "2") throw new Error(`--axis must be 0, 1 or 2 (i, j or k), got '${v}'`);
   return Number(v) as Axis;
+}
+
+function parseLpipsNet(v: string): LpipsNetName {
+  if (v !== "vgg" && v !== "alex") throw new Error(`--lpips-net must be vgg or alex, got '${v}'`);
+  return v;
 }
 
 function parseRange(v: string): number {
@@ -167,7 +291,7 @@ function parseRange(v: string): number {
 export function registerEvaluate(program: Command): void {
   program
     .command("evaluate")
-    .description("PSNR, SSIM, RMSE and HFEN of a prediction against a reference volume: whole volume, per region, per slice")
+    .description("PSNR, SSIM, RMSE and HFEN (and LPIPS given its weights) of a prediction against a reference volume: whole volume, per region, per slice")
     .requiredOption("--pred <file>", "predicted volume (NIfTI)")
     .requiredOption("--ref <file>", "reference volume (NIfTI); defines the grid")
     .option("--mask <file>", "mask volume: nonzero voxels form one region")
@@ -178,9 +302,12 @@ export function registerEvaluate(program: Command): void {
     .option("--axis <n>", "slice axis for --per-slice: 0, 1 or 2 (i, j, k)", parseAxis, 2 as Axis)
     .option("--resample", "resample pred (trilinear), mask and labels (nearest) onto the reference grid when grids differ")
     .option("--non-finite <mode>", "NaN/Inf voxels: error or zero", parseNonFinite, "error")
+    .option("--lpips-backbone <file>", "LPIPS: torchvision VGG-16 (or AlexNet) weights, .pth or .safetensors; needs --lpips-linear")
+    .option("--lpips-linear <file>", "LPIPS: the lpips package's v0.1 lin-layer weights for the same network; needs --lpips-backbone")
+    .option("--lpips-net <name>", "LPIPS backbone: vgg (default) or alex", parseLpipsNet)
     .option("--json", "print JSON")
-    .action((opts: EvaluateOptions & { json?: boolean }) => {
-      const report = runEvaluate(opts);
+    .action(async (opts: EvaluateOptions & { json?: boolean }) => {
+      const report = await evaluate(opts);
       console.log(opts.json === true ? reportToJson(report) : formatReport(report));
     });
 }

@@ -9,6 +9,9 @@ import { VQVAE_RUN_PRESETS } from "../../train/vqvae_trainer.js";
 import { VQVAE } from "../../models/vqvae/index.js";
 import { positiveInt } from "../option_parsers.js";
 import { startingConfig } from "./train_common.js";
+import { join } from "node:path";
+import { readManifest } from "../../data/manifest.js";
+import { MODEL_CARD_FILE, modelCardFromManifest, writeModelCard } from "../../inference/model_card.js";
 
 interface Options {
   output: string;
@@ -53,6 +56,16 @@ export function registerTrain(program: Command): void {
       T.setDefaultDevice(opts.device as T.Device);
       const r = await trainMoE(data, opts.output, { config, vqvaeDir: opts.vqvae, resume: opts.resume === true, device: opts.device as T.Device });
       if (r.interrupted) process.exitCode = 130;
+    });
+
+  program
+    .command("card")
+    .description("write RUN/card.json (what inference needs to know about the training data) for a run trained before cards existed")
+    .argument("<run>", "a run directory of `moediff-sr train`")
+    .requiredOption("--data <dir>", "the data set the run was trained on")
+    .action((run: string, opts: { data: string }) => {
+      writeModelCard(run, modelCardFromManifest(readManifest(opts.data), opts.data));
+      console.log(`wrote ${join(run, MODEL_CARD_FILE)}`);
     });
 
   program

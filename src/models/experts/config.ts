@@ -19,7 +19,7 @@
 // This file holds the base class (rather than index.ts) so e1/e2/e3 can extend
 // it without an import cycle.
 import * as T from "../../torch/index.js";
-import { convMacs, groupNorm, TimestepEmbedding } from "./blocks.js";
+import { groupNorm, TimestepEmbedding } from "./blocks.js";
 
 export interface ExpertConfig {
   /** C of z_t and of the predicted epsilon. */
@@ -194,14 +194,6 @@ export abstract class Expert extends T.nn.Module {
 
   abstract forward(input: ExpertInput): T.Tensor;
 
-  /**
-   * Multiply-accumulates of one forward pass for one sample on an h x w latent
-   * with `numTokens` condition tokens: convolutions, linear layers and the two
-   * products of each attention. Norms, activations and elementwise ops are not
-   * counted. FLOPs ~ 2 x MACs (tools such as thop report MACs as "FLOPs").
-   */
-  abstract macsPerSample(height: number, width: number, numTokens: number): number;
-
   /** Checks the input, then the timestep embedding and conv_in(concat(z_t, cond, gate)) at full resolution. */
   protected stem(input: ExpertInput): { temb: T.Tensor; x: T.Tensor } {
     checkExpertInput(`${this.constructor.name}.forward`, this.config, input);
@@ -211,10 +203,5 @@ export abstract class Expert extends T.nn.Module {
   /** GroupNorm -> SiLU -> conv_out 1x1: epsilon [B, C, h, w]. */
   protected head(h: T.Tensor): T.Tensor {
     return this.convOut.forward(T.F.silu(this.normOut.forward(h)));
-  }
-
-  /** MACs of the stem and head on an h x w latent. */
-  protected stemHeadMacs(height: number, width: number): number {
-    return this.timeEmbed.macs() + convMacs(this.convIn, height, width) + convMacs(this.convOut, height, width);
   }
 }

@@ -66,24 +66,4 @@ export class Expert1 extends Expert {
       return this.head(h);
     });
   }
-
-  macsPerSample(height: number, width: number, numTokens: number): number {
-    const [h0, w0, h1, w1, h2, w2] = [height, width, height / 2, width / 2, height / 4, width / 4];
-    return (
-      this.stemHeadMacs(h0, w0) +
-      this.encRes0.macs(h0, w0) +
-      this.edge.macs(h0, w0) +
-      this.down1.macs(h0, w0) +
-      this.encRes1.macs(h1, w1) +
-      this.down2.macs(h1, w1) +
-      this.encRes2.macs(h2, w2) +
-      this.midDilated.macs(h2, w2) +
-      this.midRes.macs(h2, w2) +
-      this.midAttn.macs(h2, w2, numTokens) +
-      this.up1.macs(h2, w2) +
-      this.decRes1.macs(h1, w1) +
-      this.up2.macs(h1, w1) +
-      this.decRes0.macs(h0, w0)
-    );
-  }
 }

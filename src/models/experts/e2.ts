@@ -62,21 +62,4 @@ export class Expert2 extends Expert {
       return this.head(h);
     });
   }
-
-  macsPerSample(height: number, width: number, numTokens: number): number {
-    const [h0, w0, h1, w1, h2, w2] = [height, width, height / 2, width / 2, height / 4, width / 4];
-    return (
-      this.stemHeadMacs(h0, w0) +
-      this.down1.macs(h0, w0) +
-      this.encDense1.macs(h1, w1) +
-      this.down2.macs(h1, w1) +
-      this.encDense2.macs(h2, w2) +
-      this.midComplex.macs(h2, w2) +
-      this.midAttn.macs(h2, w2, numTokens) +
-      this.up1.macs(h2, w2) +
-      this.decDense1.macs(h1, w1) +
-      this.up2.macs(h1, w1) +
-      this.decDense0.macs(h0, w0)
-    );
-  }
 }

@@ -76,27 +76,4 @@ export class Expert3 extends Expert {
       return this.head(h);
     });
   }
-
-  macsPerSample(height: number, width: number, numTokens: number): number {
-    const [h0, w0, h1, w1, h2, w2] = [height, width, height / 2, width / 2, height / 4, width / 4];
-    return (
-      this.stemHeadMacs(h0, w0) +
-      this.down1.macs(h0, w0) +
-      this.encConv1.macs(h1, w1) +
-      this.encCa1.macs() +
-      this.down2.macs(h1, w1) +
-      this.encConv2.macs(h2, w2) +
-      this.encCa2.macs() +
-      this.midConv.macs(h2, w2) +
-      this.midRes.macs(h2, w2) +
-      this.midAttn.macs(h2, w2, numTokens) +
-      this.up1.macs(h2, w2) +
-      this.decConv1.macs(h1, w1) +
-      this.decCa1.macs() +
-      this.decNonLocal.macs(h1, w1) +
-      this.up2.macs(h1, w1) +
-      this.decConv0.macs(h0, w0) +
-      this.decCa0.macs()
-    );
-  }
 }

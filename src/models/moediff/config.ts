@@ -35,6 +35,14 @@ export interface MoEDiffLossConfig extends ConfigObject {
   vggWeights: string | null;
   /** Stop Eq. 13's gradient into the gate (the gate learns from Eq. 16). */
   detachGateInExpertLoss: boolean;
+  /**
+   * Per-sample weight of the task losses (Eq. 10-12) inside Eq. 6: "none" as written, or "alphaBar"
+   * (multiply by alphaBar_t of the sample's own timestep). At large t, z0_hat (Eq. 8) is eps_hat's error
+   * amplified by sqrt((1 - alphaBar)/alphaBar) (up to ~150x), so unweighted task losses are mostly
+   * noise there and swamp Eq. 7; alphaBar weighting turns ||z0 - z0_hat||^2 into (1 - alphaBar)
+   * ||eps - eps_hat||^2, bounded like the diffusion loss.
+   */
+  taskWeighting: "none" | "alphaBar";
 }
 
 export interface MoEDiffTrainingConfig extends ConfigObject {
@@ -84,6 +92,7 @@ const LOSSES: MoEDiffLossConfig = {
   z0HatClip: 5,
   vggWeights: null,
   detachGateInExpertLoss: true,
+  taskWeighting: "none", // Eq. 6 as written
 };
 
 export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.freeze({
@@ -127,7 +136,7 @@ export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.f
       gating: { mode: "global", hidden: 64, gamma: 0.1, usageDecay: 0.99, temperature: 1 },
       expert: { baseChannels: 16, timeEmbedDim: 64, numHeads: 2 },
     },
-    losses: LOSSES,
+    losses: { ...LOSSES, taskWeighting: "alphaBar" },
     inputs: { useBias: true, useGradwarp: true },
     training: {
       epochs: 40,
@@ -169,6 +178,7 @@ export function resolveMoEDiffConfig(preset: string, overrides?: unknown): MoEDi
   if (l.stft !== "complex" && l.stft !== "magnitude") fail("losses.stft", "'complex' or 'magnitude'", l.stft);
   if (!(l.wMin > 0 && l.wMax >= l.wMin)) fail("losses.wMin/wMax", "0 < wMin <= wMax", [l.wMin, l.wMax]);
   if (!(l.diversityFloor >= -1 && l.diversityFloor <= 1)) fail("losses.diversityFloor", "in [-1, 1]", l.diversityFloor);
+  if (l.taskWeighting !== "none" && l.taskWeighting !== "alphaBar") fail("losses.taskWeighting", "'none' or 'alphaBar'", l.taskWeighting);
   if (!(l.z0HatClip >= 0)) fail("losses.z0HatClip", ">= 0", l.z0HatClip);
   if (l.vggWeights !== null && typeof l.vggWeights !== "string") fail("losses.vggWeights", "a file path or null", l.vggWeights);
   const t = c.training;

@@ -1,7 +1,8 @@
 // One joint-training evaluation of MoEDiff-SR (paper II.C-D), written out as the sequence it is:
 //   1. z_c = E2(y) (Eq. 1); gating weights G (Eq. 2-4), uniform during the warm-up
 //   2. per expert i: its own t_i and noise, z_t(i) (Eq. 5); eps_hat = E_i(z_t(i), t_i, cond, z_c, G_i);
-//      z0_hat(i) (Eq. 8); L_diffusion(i) (Eq. 7); L_task(i) (Eq. 10 / 11 / 12)
+//      z0_hat(i) (Eq. 8); L_diffusion(i) (Eq. 7); L_task(i) (Eq. 10 / 11 / 12), optionally weighted by
+//      alphaBar of the sample's timestep (losses.taskWeighting; see config.ts)
 //   3. L_E = sum_i G_i (L_diffusion(i) + L_task(i)) (Eq. 6, 13)
 //   4. L_gating (Eq. 14-16) from the gating network's own probabilities
 //   5. L_total = L_E + w L_gating with w from the EMA variance (Eq. 17, 18)
@@ -78,19 +79,25 @@ export function moeTrainingLosses(model: MoEDiffSR, lat: MoELatents, o: MoELossO
     const raw = schedule.predictZ0(zt, t, epsHat); // Eq. 8
     const z0Hat = clip > 0 ? raw.clamp(-clip, clip) : raw;
     z0Hats.push(z0Hat);
+    let taskLoss: Tensor;
     switch (model.kinds[i]) {
       case 1:
-        task.push(taskLossE1(z0, z0Hat, o.phi, { perSample: true }).loss); // Eq. 10
+        taskLoss = taskLossE1(z0, z0Hat, o.phi, { perSample: true }).loss; // Eq. 10
         break;
       case 2:
-        task.push(taskLossE2(z0, z0Hat, { fourier: o.losses.fourier, perSample: true }).loss); // Eq. 11
+        taskLoss = taskLossE2(z0, z0Hat, { fourier: o.losses.fourier, perSample: true }).loss; // Eq. 11
         break;
       case 3:
-        task.push(taskLossE3(z0, z0Hat, { mode: o.losses.stft, perSample: true }).loss); // Eq. 12
+        taskLoss = taskLossE3(z0, z0Hat, { mode: o.losses.stft, perSample: true }).loss; // Eq. 12
         break;
       default:
         throw new Error(`moeTrainingLosses: unknown expert kind ${String(model.kinds[i])}`);
     }
+    if (o.losses.taskWeighting === "alphaBar") {
+      const ab = (t.toArray() as number[]).map((ti) => schedule.alphaBar(ti));
+      taskLoss = taskLoss.mul(T.tensor(ab, [b], { dtype: taskLoss.dtype, device: taskLoss.device }));
+    }
+    task.push(taskLoss);
   });
   // 3. Eq. 6 and 13
   const expert = expertLoss({ diffusion, task, gates }, { detachGateInExpertLoss: o.losses.detachGateInExpertLoss });

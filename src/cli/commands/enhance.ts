@@ -1,0 +1,211 @@
+// `moediff-sr enhance IN.nii.gz -o OUT.nii.gz`: a 3T-like volume in, a 7T-like volume out, with a
+// trained MoEDiff-SR model directory (src/inference/enhance.ts says what is done, in order).
+// With --explain DIR it also writes each expert's own estimate and its gate weights on the output
+// grid (DIR/expert_E<k>.nii.gz, DIR/gate_E<k>.nii.gz, DIR/explain.json), for `moediff-sr figures`.
+// Every file is written to a temporary name and renamed, so an error leaves no half-written output.
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Command } from "commander";
+import * as T from "../../torch/index.js";
+import { readNifti, toVolume, writeNifti } from "../../nifti/index.js";
+import type { Grid } from "../../volume/affine.js";
+import { parseAxis, type Axis } from "../../data/slicing.js";
+import { loadModelDir } from "../../inference/model_dir.js";
+import { enhanceVolume, type EnhanceOptions } from "../../inference/enhance.js";
+import { writeFileAtomic } from "../../util/atomic_write.js";
+import { fmt, parseNonFinite } from "../nifti_options.js";
+import { positiveInt } from "../option_parsers.js";
+import { progress } from "../progress.js";
+
+/** Where the embedded default model lives (issue 7 puts one there). */
+export const DEFAULT_MODEL_DIR = fileURLToPath(new URL("../../../../models/default", import.meta.url));
+
+interface EnhanceCliOptions {
+  output: string;
+  model?: string;
+  voxel?: number | [number, number, number];
+  like?: string;
+  steps: number;
+  sampler: "ddim" | "ddpm";
+  eta: number;
+  async?: boolean;
+  skipBelow: number;
+  seed: number;
+  batch: number;
+  device: string;
+  axis: string;
+  overlap: number;
+  snap: boolean;
+  explain?: string;
+  volumeIndex?: number;
+  nonFinite: "error" | "zero";
+}
+
+function parseVoxel(v: string): number | [number, number, number] {
+  const parts = v.split(",").map((s) => Number(s.trim()));
+  if ((parts.length !== 1 && parts.length !== 3) || parts.some((x) => !(Number.isFinite(x) && x > 0))) {
+    throw new Error(`--voxel must be a positive size in mm or three of them (e.g. 0.7 or 0.7,0.7,1), got '${v}'`);
+  }
+  return parts.length === 1 ? (parts[0] as number) : (parts as [number, number, number]);
+}
+
+function parseSampler(v: string): "ddim" | "ddpm" {
+  if (v !== "ddim" && v !== "ddpm") throw new Error(`--sampler must be ddim or ddpm, got '${v}'`);
+  return v;
+}
+
+function nonNegative(name: string) {
+  return (v: string): number => {
+    const x = Number(v);
+    if (!(Number.isFinite(x) && x >= 0)) throw new Error(`--${name} must be a number >= 0, got '${v}'`);
+    return x;
+  };
+}
+
+function nonNegativeInt(name: string) {
+  return (v: string): number => {
+    const x = Number(v);
+    if (!(Number.isInteger(x) && x >= 0)) throw new Error(`--${name} must be an integer >= 0, got '${v}'`);
+    return x;
+  };
+}
+
+function parseAxes(v: string): Axis[] {
+  if (v === "all") return ["x", "y", "z"];
+  return [parseAxis(v)];
+}
+
+export function registerEnhance(program: Command): void {
+  program
+    .command("enhance")
+    .description("super-resolve a 3T-like volume into a 7T-like one with a trained MoEDiff-SR model")
+    .argument("<input>", "the LR volume (NIfTI .nii or .nii.gz)")
+    .requiredOption("-o, --output <file>", "the enhanced volume (.nii or .nii.gz)")
+    .option("--model <dir>", "a trained run directory (from `moediff-sr train`); default: the embedded model")
+    .option("--voxel <mm>", "target voxel size, one number or three (default: the model's training voxel size)", parseVoxel)
+    .option("--like <file>", "put the output on this volume's grid (e.g. the reference for evaluate)")
+    .option("--sampler <kind>", "ddim (N steps) or ddpm (every timestep: slow)", parseSampler, "ddim")
+    .option("--steps <n>", "DDIM steps", positiveInt("steps"), 25)
+    .option("--eta <x>", "DDIM eta: 0 deterministic, 1 ancestral", nonNegative("eta"), 0)
+    .option("--async", "asynchronous experts: each runs its own chain (fewer steps for coarser schedules)")
+    .option("--skip-below <w>", "with --async: skip an expert whose gate weight is below w (at most 1/K)", nonNegative("skip-below"), 0)
+    .option("--seed <n>", "random seed", nonNegativeInt("seed"), 0)
+    .option("--batch <n>", "tiles per forward pass", positiveInt("batch"), 4)
+    .option("--axis <axis>", "slice axis of the RAS volume: x, y, z, or all (average of the three)", "model")
+    .option("--overlap <px>", "tile overlap when a slice is larger than the model's slice size", nonNegativeInt("overlap"), 32)
+    .option("--no-snap", "decode the final latent as is instead of snapping it to the codebook")
+    .option("--explain <dir>", "also write each expert's estimate and gate maps into this directory")
+    .option("--volume-index <n>", "which frame of a 4-D input to enhance", nonNegativeInt("volume-index"))
+    .option("--non-finite <mode>", "NaN/Inf voxels in the input: error or zero", parseNonFinite, "error")
+    .option("--device <device>", "cpu, cuda or cuda:N", "cpu")
+    .action(async (input: string, opts: EnhanceCliOptions) => {
+      await runEnhance(input, opts);
+    });
+}
+
+async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void> {
+  if (opts.skipBelow > 0 && opts.async !== true) throw new Error("--skip-below needs --async (joint sampling always queries every expert)");
+  if (opts.voxel !== undefined && opts.like !== undefined) throw new Error("give --voxel or --like, not both");
+  const im = readNifti(input, { nonFinite: opts.nonFinite });
+  const frames = im.dims[3] ?? 1;
+  if (frames > 1 && opts.volumeIndex === undefined) {
+    throw new Error(`${input} is 4-D with ${frames} frames; choose one with --volume-index 0..${frames - 1}`);
+  }
+  const lr = toVolume(im, opts.volumeIndex ?? 0);
+  let like: Grid | undefined;
+  if (opts.like !== undefined) {
+    const ref = readNifti(opts.like, { nonFinite: "zero" });
+    like = { dims: [ref.dims[0], ref.dims[1], ref.dims[2]] as [number, number, number], affine: ref.affine };
+  }
+  const device = opts.device as T.Device;
+  T.setDefaultDevice(device);
+  const modelDir = opts.model ?? DEFAULT_MODEL_DIR;
+  if (opts.model === undefined) {
+    const { existsSync } = await import("node:fs");
+    if (!existsSync(join(modelDir, "model.safetensors"))) {
+      throw new Error(`no embedded default model is installed (${modelDir}); pass --model RUN, a directory made by \`moediff-sr train\``);
+    }
+  }
+  const lm = loadModelDir(modelDir, { device });
+  try {
+    const axes = opts.axis === "model" ? [lm.card.slice.axis] : parseAxes(opts.axis);
+    const o: EnhanceOptions = {
+      ...(opts.voxel !== undefined ? { voxelSize: opts.voxel } : {}),
+      ...(like !== undefined ? { like } : {}),
+      sampler: opts.sampler,
+      steps: opts.steps,
+      eta: opts.eta,
+      mode: opts.async === true ? "async" : "joint",
+      skipBelow: opts.skipBelow,
+      seed: opts.seed,
+      batch: opts.batch,
+      axes,
+      overlap: opts.overlap,
+      snapToCodebook: opts.snap,
+      explain: opts.explain !== undefined,
+    };
+    const mode = o.mode === "joint" ? "joint" : `asynchronous${o.skipBelow > 0 ? `, skip below ${o.skipBelow}` : ""}`;
+    const how = o.sampler === "ddpm" ? "DDPM (every timestep)" : `DDIM ${o.steps} steps, eta ${o.eta}`;
+    console.error(`enhance: ${input} with ${resolve(modelDir)}: ${how}, ${mode}, axis ${axes.join("+")}, seed ${o.seed}`);
+    let bar: ReturnType<typeof progress> | null = null;
+    let barAxis = "";
+    const r = await enhanceVolume(
+      lm,
+      lr,
+      {
+        ...o,
+        onProgress: (p) => {
+          if (bar === null || barAxis !== p.axis) {
+            bar?.stop();
+            bar = progress(`enhance (${p.axis})`, p.tiles);
+            barAxis = p.axis;
+          }
+          bar.update(p.tilesDone, { slices: `${p.slicesDone}/${p.slices}` });
+        },
+      },
+      device,
+    );
+    (bar as ReturnType<typeof progress> | null)?.stop();
+    const s = r.stats;
+    writeNifti(opts.output, r.output, { description: `moediff-sr enhance ${o.sampler}${o.sampler === "ddim" ? ` ${o.steps}` : ""} ${o.mode} seed ${o.seed}`.slice(0, 80) });
+    if (opts.explain !== undefined) writeExplain(opts.explain, opts.output, r, lm.model.kinds, lm.config.model.gating.mode, o, axes);
+    const perSlice = s.slicesRun > 0 ? s.seconds / s.slicesRun : Number.NaN;
+    console.error(
+      `enhance: wrote ${opts.output}: ${s.targetDims.join("x")} at ${s.targetVoxelSize.map(fmt).join("x")} mm; ` +
+        `${s.slicesRun} of ${s.slices} slices had signal (${s.tilesRun} tiles, ${s.tilesPerSlice} per slice); ` +
+        `expert evaluations ${s.evaluations.join("/")}; ${s.seconds.toFixed(1)} s (${perSlice.toFixed(2)} s per slice)`,
+    );
+  } finally {
+    lm.dispose();
+  }
+}
+
+function writeExplain(
+  dir: string,
+  output: string,
+  r: Awaited<ReturnType<typeof enhanceVolume>>,
+  kinds: readonly number[],
+  gating: string,
+  o: EnhanceOptions,
+  axes: readonly Axis[],
+): void {
+  mkdirSync(dir, { recursive: true });
+  kinds.forEach((kind, i) => {
+    writeNifti(join(dir, `expert_E${kind}.nii.gz`), r.experts?.[i] as NonNullable<typeof r.experts>[number], { description: `moediff-sr expert E${kind} estimate` });
+    writeNifti(join(dir, `gate_E${kind}.nii.gz`), r.gates?.[i] as NonNullable<typeof r.gates>[number], { description: `moediff-sr gate weight of E${kind}` });
+  });
+  const meta = {
+    format: "moediff-sr-explain",
+    version: 1,
+    experts: [...kinds],
+    gating,
+    axis: axes.length === 1 ? ({ x: 0, y: 1, z: 2 } as const)[axes[0] as Axis] : "all",
+    output: resolve(output),
+    mode: o.mode,
+    sampler: o.sampler,
+    steps: o.sampler === "ddim" ? o.steps : null,
+    seed: o.seed,
+  };
+  writeFileAtomic(join(dir, "explain.json"), (w) => w(Buffer.from(`${JSON.stringify(meta, null, 2)}\n`)));
+}

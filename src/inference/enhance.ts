@@ -1,0 +1,325 @@
+// Super-resolving a whole volume with a trained MoEDiff-SR model (SPEC section 5).
+//
+//  1. The LR volume is reoriented to RAS (exact voxel permutation/flips, as prepare does) and
+//     resampled onto the target grid (cubic B-spline, zero outside): the field of view of the input at
+//     the target voxel size (`voxelSize`, default the model's training HR voxel size), or the grid of
+//     a reference volume (`like`).
+//  2. It is normalised as in training: divided by the 99.5th percentile of its foreground, clipped to
+//     [0, 1] (src/data/normalise.ts).
+//  3. Slice by slice along `axis` (2.5D: the condition is slices k-1, k, k+1), each slice covered by
+//     tiles of the model's slice size (src/inference/tiling.ts); tiles are batched, encoded (the 3T
+//     latent through the frozen encoder, z_c through the condition encoder), routed by the gating
+//     network and sampled (src/inference/moe_sampler.ts), decoded, and blended back.
+//     Slices (and tiles) whose input has no voxel above 5% of the normalisation scale are background
+//     and are written as 0 without running the model.
+//  4. With several axes the per-axis volumes are averaged voxel by voxel.
+//  5. Intensities are mapped back by multiplying with the input's normalisation scale, so the output
+//     is in the input's units (the model's output is HR-normalised, i.e. ~1 at the same percentile).
+//     Negative values are set to 0 (magnitude images).
+// Every tile's noise comes from its own seed (the run seed mixed with axis, slice and tile), so the
+// output does not depend on --batch.
+import * as T from "../torch/index.js";
+import type { Volume } from "../volume/volume.js";
+import type { Grid, Vec3 } from "../volume/affine.js";
+import { gridFor, voxelSizes } from "../volume/affine.js";
+import { reorient } from "../volume/reorient.js";
+import { resample } from "../volume/resample.js";
+import { normaliseIntensity } from "../data/normalise.js";
+import { BRAIN_LEVEL } from "../data/brain_fraction.js";
+import { extractCondition, sliceGeometry, type Axis, type SliceGeometry } from "../data/slicing.js";
+import { conditionEncoderInput } from "../train/encoder_input.js";
+import { upsampleGateMaps } from "../models/gating.js";
+import type { SamplerKind } from "../diffusion/samplers.js";
+import { axisDim } from "./model_card.js";
+import type { LoadedModel } from "./model_dir.js";
+import { mixSeed, perSampleNoise, sampleMoE } from "./moe_sampler.js";
+import { blendWeights, TileBlender, tilePlan, type Tile } from "./tiling.js";
+
+export interface EnhanceOptions {
+  /** Target voxel size in mm (default: the model card's). Ignored when `like` is given. */
+  voxelSize?: number | Vec3;
+  /** Put the output exactly on this grid (e.g. a reference HR volume's). */
+  like?: Grid;
+  sampler: SamplerKind;
+  /** DDIM steps (ignored by DDPM, which visits every timestep). */
+  steps: number;
+  eta: number;
+  mode: "joint" | "async";
+  /** Async: skip an expert whose weight is below this (0: never). */
+  skipBelow: number;
+  seed: number;
+  /** Tiles per forward pass. */
+  batch: number;
+  /** Slice axes (RAS voxel axes); several = average of the per-axis results. Default: the card's. */
+  axes?: readonly Axis[];
+  /** Tile overlap in pixels when a slice is larger than the model's slice size. */
+  overlap: number;
+  /** Snap the final latent to the nearest codebook entries before decoding. */
+  snapToCodebook: boolean;
+  /** Also produce each expert's own estimate and its gate maps. */
+  explain: boolean;
+  onProgress?: (p: EnhanceProgress) => void;
+}
+
+export interface EnhanceProgress {
+  axis: Axis;
+  slicesDone: number;
+  slices: number;
+  tilesDone: number;
+  tiles: number;
+}
+
+export interface EnhanceResult {
+  /** The 7T-like volume on the target grid (RAS), in the input's intensity units. */
+  output: Volume;
+  /** explain: each expert's own estimate (same grid and units) and its gate weights in [0, 1]. */
+  experts?: Volume[];
+  gates?: Volume[];
+  /** What was done, for the log and the closing notes. */
+  stats: EnhanceStats;
+}
+
+export interface EnhanceStats {
+  targetDims: [number, number, number];
+  targetVoxelSize: [number, number, number];
+  inputScale: number;
+  axes: Axis[];
+  slices: number;
+  slicesRun: number;
+  tilesRun: number;
+  tilesPerSlice: number;
+  /** Expert forward passes, per expert, summed over batches (each on up to `batch` tiles). */
+  evaluations: number[];
+  seconds: number;
+}
+
+export class EnhanceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EnhanceError";
+  }
+}
+
+/** The input on the target grid, RAS, normalised. */
+export function prepareInput(lr: Volume, o: Pick<EnhanceOptions, "voxelSize" | "like">, card: LoadedModel["card"]): { norm: Volume; scale: number } {
+  const ras = reorient(lr, "RAS");
+  const grid: Grid = o.like !== undefined ? reorientGrid(o.like) : gridFor(ras, o.voxelSize ?? (card.voxelSize as Vec3));
+  const onTarget = resample(ras, grid, { interpolation: card.lrInterpolation, fill: 0 });
+  let n;
+  try {
+    n = normaliseIntensity(onTarget, "input volume", card.normalisePercentile);
+  } catch (e) {
+    throw new EnhanceError(`the input has no usable signal: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const level = Math.fround(BRAIN_LEVEL);
+  let brain = 0;
+  for (const v of n.volume.data) if (v > level) brain++;
+  if (brain < 64) {
+    throw new EnhanceError(
+      `the input has no brain signal: only ${brain} voxels on the target grid are above ${100 * BRAIN_LEVEL}% of its intensity scale; check that the file holds the image (not a mask or an empty volume)`,
+    );
+  }
+  return { norm: n.volume, scale: n.scale };
+}
+
+/** A grid reoriented to RAS (the grid of `reorient` applied to a volume on it). */
+function reorientGrid(g: Grid): Grid {
+  const v = reorient({ data: new Float32Array(g.dims[0] * g.dims[1] * g.dims[2]), dims: g.dims, affine: g.affine }, "RAS");
+  return { dims: v.dims, affine: v.affine };
+}
+
+interface WorkItem {
+  slice: number;
+  tileIndex: number;
+  tile: Tile;
+}
+
+/** Writes a native (uncropped) slice image back into the volume data. */
+function insertSlice(data: Float32Array, dims: readonly [number, number, number], g: SliceGeometry, k: number, image: Float32Array): void {
+  const st = [1, dims[0], dims[0] * dims[1]];
+  const base = k * (st[g.sliceDim] as number);
+  const rs = st[g.rowDim] as number;
+  const cs = st[g.colDim] as number;
+  for (let r = 0; r < g.nativeHeight; r++) {
+    for (let c = 0; c < g.nativeWidth; c++) data[base + r * rs + c * cs] = image[r * g.nativeWidth + c] as number;
+  }
+}
+
+function hasSignal(cond: Float32Array, offset: number, length: number): boolean {
+  const level = Math.fround(BRAIN_LEVEL);
+  for (let i = offset; i < offset + length; i++) if ((cond[i] as number) > level) return true;
+  return false;
+}
+
+interface AxisResult {
+  output: Float32Array;
+  experts: Float32Array[];
+  gates: Float32Array[];
+  slicesRun: number;
+  tilesRun: number;
+  tilesPerSlice: number;
+  evaluations: number[];
+}
+
+async function enhanceAlongAxis(lm: LoadedModel, norm: Volume, axis: Axis, o: EnhanceOptions, device: T.Device): Promise<AxisResult> {
+  const { model, vqvae, card, config } = lm;
+  const k = model.numExperts;
+  const S = { h: card.slice.height, w: card.slice.width };
+  const geom = sliceGeometry(norm.dims, axis, S.h, S.w);
+  const tiles = tilePlan(geom.nativeHeight, geom.nativeWidth, S.h, S.w, o.overlap);
+  const weights = blendWeights(S.h, S.w, tiles.length > 1 ? Math.max(1, o.overlap >> 1) : 0);
+  const n = norm.data.length;
+  const output = new Float32Array(n);
+  const experts = o.explain ? Array.from({ length: k }, () => new Float32Array(n)) : [];
+  const gates = o.explain ? Array.from({ length: k }, () => new Float32Array(n)) : [];
+  const evaluations = new Array<number>(k).fill(0);
+  const hw = S.h * S.w;
+
+  // Work list: every tile of every slice with signal, slice-major.
+  const items: WorkItem[] = [];
+  const cond1 = new Float32Array(3 * hw);
+  const tilesOfSlice = new Map<number, number>();
+  for (let s = 0; s < geom.count; s++) {
+    let m = 0;
+    tiles.forEach((tile, tileIndex) => {
+      extractCondition(norm, { ...geom, ...tile }, s, cond1, 0);
+      if (hasSignal(cond1, hw, hw)) {
+        items.push({ slice: s, tileIndex, tile });
+        m++;
+      }
+    });
+    if (m > 0) tilesOfSlice.set(s, m);
+  }
+
+  const blenders = new Map<number, { out: TileBlender; experts: TileBlender[]; gates: TileBlender[]; left: number }>();
+  const nativeBlender = (): TileBlender => new TileBlender(geom.nativeHeight, geom.nativeWidth, weights, S.h, S.w);
+  let slicesDone = 0;
+  let tilesDone = 0;
+  const report = (): void => o.onProgress?.({ axis, slicesDone, slices: tilesOfSlice.size, tilesDone, tiles: items.length });
+  report();
+  const dimOfAxis = axisDim(axis);
+
+  for (let start = 0; start < items.length; start += o.batch) {
+    const batch = items.slice(start, start + o.batch);
+    const b = batch.length;
+    const cond = new Float32Array(b * 3 * hw);
+    batch.forEach((it, i) => extractCondition(norm, { ...geom, ...it.tile }, it.slice, cond, i * 3 * hw));
+    const seeds = batch.map((it) => mixSeed(mixSeed(o.seed, dimOfAxis), it.slice * 4096 + it.tileIndex));
+    const host = T.tidy(() =>
+      T.noGrad(() => {
+        const y = T.tensor(cond, [b, 3, S.h, S.w], { dtype: "float32", device });
+        const condLatent = vqvae.encodeLatent(conditionEncoderInput(y));
+        const latentSize: [number, number] = [condLatent.size(2), condLatent.size(3)];
+        const { zc, grids } = model.encodeCondition(y);
+        const route = model.route(zc, grids);
+        const g = model.usedGates(route, latentSize, false);
+        const r = sampleMoE(model, { condLatent, zc, gates: g }, {
+          mode: o.mode,
+          sampler: o.sampler,
+          steps: o.steps,
+          eta: o.eta,
+          z0Clip: config.losses.z0HatClip,
+          noise: perSampleNoise(seeds, { device }),
+          skipBelow: o.skipBelow,
+          keepExperts: o.explain,
+        });
+        r.evaluations.forEach((e, i) => (evaluations[i] = (evaluations[i] as number) + e));
+        const decode = (z: T.Tensor): Float32Array => vqvae.decodeLatent(z, { quantize: o.snapToCodebook }).narrow(1, 0, 1).to("float32").contiguous().data() as Float32Array;
+        const gateImages = (): Float32Array => {
+          const w = r.weights;
+          const full = w.ndim === 4 ? upsampleGateMaps(w, [S.h, S.w]) : w.reshape(b, k, 1, 1).expand(b, k, S.h, S.w);
+          return full.to("float32").contiguous().data() as Float32Array;
+        };
+        return { out: decode(r.z0), experts: (r.experts ?? []).map(decode), gates: o.explain ? gateImages() : null };
+      }),
+    );
+    batch.forEach((it, i) => {
+      let bl = blenders.get(it.slice);
+      if (bl === undefined) {
+        bl = { out: nativeBlender(), experts: experts.map(nativeBlender), gates: gates.map(nativeBlender), left: tilesOfSlice.get(it.slice) as number };
+        blenders.set(it.slice, bl);
+      }
+      bl.out.add(it.tile, host.out, i * hw);
+      host.experts.forEach((e, j) => bl.experts[j]?.add(it.tile, e, i * hw));
+      if (host.gates !== null) for (let j = 0; j < k; j++) bl.gates[j]?.add(it.tile, host.gates, (i * k + j) * hw);
+      tilesDone++;
+      if (--bl.left === 0) {
+        insertSlice(output, norm.dims, geom, it.slice, bl.out.result());
+        bl.experts.forEach((e, j) => insertSlice(experts[j] as Float32Array, norm.dims, geom, it.slice, e.result()));
+        bl.gates.forEach((e, j) => insertSlice(gates[j] as Float32Array, norm.dims, geom, it.slice, e.result()));
+        blenders.delete(it.slice);
+        slicesDone++;
+      }
+    });
+    report();
+    await new Promise<void>((resolve) => setImmediate(resolve)); // let the progress display redraw
+  }
+  return { output, experts, gates, slicesRun: tilesOfSlice.size, tilesRun: items.length, tilesPerSlice: tiles.length, evaluations };
+}
+
+function checkOptions(o: EnhanceOptions, lm: LoadedModel): void {
+  const posInt = (v: number, what: string): void => {
+    if (!Number.isInteger(v) || v < 1) throw new EnhanceError(`${what} must be a positive integer, got ${v}`);
+  };
+  posInt(o.batch, "batch");
+  if (o.sampler === "ddim") posInt(o.steps, "steps");
+  if (!(o.eta >= 0)) throw new EnhanceError(`eta must be >= 0, got ${o.eta}`);
+  if (!Number.isInteger(o.overlap) || o.overlap < 0 || o.overlap >= Math.min(lm.card.slice.height, lm.card.slice.width)) {
+    throw new EnhanceError(`overlap must be an integer in [0, ${Math.min(lm.card.slice.height, lm.card.slice.width)}), got ${o.overlap}`);
+  }
+  const k = lm.model.numExperts;
+  if (!(o.skipBelow >= 0 && o.skipBelow <= 1 / k)) throw new EnhanceError(`the skip threshold must be in [0, 1/${k}], got ${o.skipBelow}`);
+  if (o.skipBelow > 0 && o.mode !== "async") throw new EnhanceError("skipping experts needs asynchronous mode (--async)");
+}
+
+export async function enhanceVolume(lm: LoadedModel, lr: Volume, o: EnhanceOptions, device: T.Device = T.getDefaultDevice()): Promise<EnhanceResult> {
+  checkOptions(o, lm);
+  const t0 = performance.now();
+  const { norm, scale } = prepareInput(lr, o, lm.card);
+  const axes = [...(o.axes ?? [lm.card.slice.axis])];
+  if (axes.length === 0 || new Set(axes).size !== axes.length) throw new EnhanceError(`axes must be distinct, one or more of x, y, z; got [${axes.join(", ")}]`);
+  const k = lm.model.numExperts;
+  const n = norm.data.length;
+  const sum = new Float32Array(n);
+  const expertSum = o.explain ? Array.from({ length: k }, () => new Float32Array(n)) : [];
+  const gateSum = o.explain ? Array.from({ length: k }, () => new Float32Array(n)) : [];
+  const stats: EnhanceStats = {
+    targetDims: [...norm.dims],
+    targetVoxelSize: voxelSizes(norm.affine),
+    inputScale: scale,
+    axes,
+    slices: 0,
+    slicesRun: 0,
+    tilesRun: 0,
+    tilesPerSlice: 0,
+    evaluations: new Array<number>(k).fill(0),
+    seconds: 0,
+  };
+  for (const axis of axes) {
+    const r = await enhanceAlongAxis(lm, norm, axis, o, device);
+    for (let i = 0; i < n; i++) sum[i] = (sum[i] as number) + (r.output[i] as number);
+    r.experts.forEach((e, j) => e.forEach((v, i) => ((expertSum[j] as Float32Array)[i] = ((expertSum[j] as Float32Array)[i] as number) + v)));
+    r.gates.forEach((e, j) => e.forEach((v, i) => ((gateSum[j] as Float32Array)[i] = ((gateSum[j] as Float32Array)[i] as number) + v)));
+    stats.slices += norm.dims[axisDim(axis)];
+    stats.slicesRun += r.slicesRun;
+    stats.tilesRun += r.tilesRun;
+    stats.tilesPerSlice = Math.max(stats.tilesPerSlice, r.tilesPerSlice);
+    r.evaluations.forEach((e, j) => (stats.evaluations[j] = (stats.evaluations[j] as number) + e));
+  }
+  const toUnits = (acc: Float32Array): Volume => {
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = Math.max(0, ((acc[i] as number) / axes.length) * scale);
+    return { data, dims: norm.dims, affine: norm.affine };
+  };
+  const gateVolume = (acc: Float32Array): Volume => {
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = (acc[i] as number) / axes.length;
+    return { data, dims: norm.dims, affine: norm.affine };
+  };
+  stats.seconds = (performance.now() - t0) / 1000;
+  return {
+    output: toUnits(sum),
+    ...(o.explain ? { experts: expertSum.map(toUnits), gates: gateSum.map(gateVolume) } : {}),
+    stats,
+  };
+}

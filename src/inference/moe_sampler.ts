@@ -1,0 +1,251 @@
+// Sampling the mixture of experts (paper II.C; SPEC section 5).
+//
+// Joint mode: one shared latent z walks down the noise levels of a reference schedule — the expert
+// schedule with the most timesteps (E2's T = 2000 in the paper), the finest discretisation of the
+// common noise range. At each visited timestep t every expert i is queried at the timestep t_i of
+// its own schedule whose noise level matches alphaBar_ref(t) (nearest in log-SNR), predicts
+// eps_hat_i, which becomes z0_hat_i by Eq. 8 — taken with the shared latent's actual alphaBar_ref(t),
+// since that is the noise z really carries; t_i only tells the expert which noise level it sees.
+// The estimates are clipped to +-z0Clip (the training's z0HatClip), aggregated with the gating
+// weights (Eq. 9), and the shared latent takes one DDPM or DDIM step with the aggregate.
+//
+// Asynchronous mode (Table III "asyn"): every expert runs its own chain on its own schedule from its
+// own noise, with no exchange: DDPM visits all T_i timesteps, DDIM visits N_i = max(1, round(N T_i /
+// max_j T_j)) of them (our reading: an expert with a coarser schedule takes proportionally fewer
+// steps). The chains' final clean latents are aggregated (Eq. 9) with the gating weights,
+// renormalised over the experts that ran. `skipBelow` skips expert i for a sample whose weight is
+// below the threshold (spatial gating: whose largest weight in the map is); a batch runs an expert
+// if any of its samples needs it, and the samples that skip it get weight 0, so a slice's result does
+// not depend on which other slices share its batch.
+//
+// Noise: every draw comes from the caller's NoiseStreams, one stream per chain (stream 0 for the
+// joint chain, stream 1 + i for expert i's own chain), so results do not depend on batch size or on
+// which experts another sample skipped.
+import * as T from "../torch/index.js";
+import type { Tensor } from "../torch/index.js";
+import type { MoEDiffSR } from "../models/moediff/moediff.js";
+import type { NoiseSchedule } from "../diffusion/noise_schedules.js";
+import { aggregateZ0 } from "../diffusion/aggregate.js";
+import { asyncStepCounts } from "../models/accounting.js";
+import { samplerStep, samplingTimesteps, stepNeedsNoise, type SamplerKind } from "../diffusion/samplers.js";
+
+/** Gaussian draws for one chain, shaped [B, ...]. */
+export interface NoiseSource {
+  randn(shape: readonly number[]): Tensor;
+}
+
+/** One noise source per chain: stream 0 = joint chain, 1 + i = expert i's own chain (async). */
+export type NoiseStreams = (stream: number) => NoiseSource;
+
+/**
+ * Per-sample noise: sample b's draws come from its own generator, seeded from seeds[b] and the
+ * stream, so they do not depend on the batch it is in.
+ */
+export function perSampleNoise(seeds: readonly number[], o: { dtype?: T.DType; device?: T.Device } = {}): NoiseStreams {
+  const cache = new Map<number, T.Generator[]>();
+  return (stream) => {
+    let gens = cache.get(stream);
+    if (gens === undefined) {
+      gens = seeds.map((s) => new T.Generator({ seed: mixSeed(s, stream), device: o.device ?? T.getDefaultDevice() }));
+      cache.set(stream, gens);
+    }
+    const g = gens;
+    return {
+      randn(shape) {
+        if (shape[0] !== g.length) throw new RangeError(`perSampleNoise: shape [${shape.join(", ")}] for ${g.length} samples`);
+        const one = [1, ...shape.slice(1)];
+        return T.tidy(() => T.cat(g.map((gen) => T.randn(one, { generator: gen, dtype: o.dtype, device: o.device })), 0));
+      },
+    };
+  };
+}
+
+/** A 31-bit seed from a seed and a stream number (splitmix-style mixing, stable across runs). */
+export function mixSeed(seed: number, stream: number): number {
+  let h = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(stream + 1, 0xc2b2ae35)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
+  return (h ^ (h >>> 16)) & 0x7fffffff;
+}
+
+export interface MoEConditioning {
+  /** The 3T slice's latent [B, C, h, w] (the experts' condition input). */
+  condLatent: Tensor;
+  /** Condition tokens z_c [B, N, d]. */
+  zc: Tensor;
+  /** Gating weights as used in Eq. 9: [B, K] or [B, K, h, w]. */
+  gates: Tensor;
+}
+
+export interface MoESampleOptions {
+  mode: "joint" | "async";
+  sampler: SamplerKind;
+  /** DDIM steps (joint: on the reference schedule; async: N of the formula above). */
+  steps?: number;
+  /** DDIM eta (0: deterministic given the start noise). */
+  eta?: number;
+  /** Clip of every z0_hat_i (0: none). */
+  z0Clip: number;
+  noise: NoiseStreams;
+  /** Async only: skip an expert for samples whose weight is below this (0: never skip). */
+  skipBelow?: number;
+  /** Also return each expert's own final estimate z0_hat_i (for --explain). */
+  keepExperts?: boolean;
+  /** Called after every expert evaluation with (done, total). */
+  onEvaluation?: (done: number, total: number) => void;
+}
+
+export interface MoESampleResult {
+  /** The aggregated clean latent [B, C, h, w]. */
+  z0: Tensor;
+  /** Each expert's own final estimate (keepExperts), in expert order. */
+  experts?: Tensor[];
+  /** The weights actually used for the final aggregation: [B, K] or [B, K, h, w]. */
+  weights: Tensor;
+  /** Denoiser evaluations per expert (batched forward passes). */
+  evaluations: number[];
+}
+
+function checkConditioning(model: MoEDiffSR, c: MoEConditioning): { b: number; size: [number, number] } {
+  const l = c.condLatent;
+  if (l.ndim !== 4 || l.size(1) !== model.latentChannels) throw new RangeError(`sampleMoE: condLatent must be [B, ${model.latentChannels}, h, w], got [${l.shape.join(", ")}]`);
+  const b = l.size(0);
+  const k = model.numExperts;
+  const g = c.gates;
+  const okG = (g.ndim === 2 || (g.ndim === 4 && g.size(2) === l.size(2) && g.size(3) === l.size(3))) && g.size(0) === b && g.size(1) === k;
+  if (!okG) throw new RangeError(`sampleMoE: gates must be [${b}, ${k}] or [${b}, ${k}, ${l.size(2)}, ${l.size(3)}], got [${g.shape.join(", ")}]`);
+  if (c.zc.ndim !== 3 || c.zc.size(0) !== b) throw new RangeError(`sampleMoE: zc must be [${b}, N, d], got [${c.zc.shape.join(", ")}]`);
+  return { b, size: [l.size(2), l.size(3)] };
+}
+
+/** Index of the schedule with the most timesteps (the first, on ties). */
+export function referenceSchedule(schedules: readonly NoiseSchedule[]): number {
+  let best = 0;
+  schedules.forEach((s, i) => {
+    if (s.numTimesteps > (schedules[best] as NoiseSchedule).numTimesteps) best = i;
+  });
+  return best;
+}
+
+function epsOf(model: MoEDiffSR, i: number, z: Tensor, t: number, c: MoEConditioning, size: [number, number]): Tensor {
+  return T.tidy(() => {
+    const b = z.size(0);
+    const tt = T.full([b], t, { dtype: "int64", device: z.device });
+    const expert = model.experts[i] as (typeof model.experts)[number];
+    return expert.forward({ zt: z, t: tt, cond: c.condLatent, tokens: c.zc, gate: model.gateMap(c.gates, i, size) });
+  });
+}
+
+function clipped(z: Tensor, clip: number): Tensor {
+  return clip > 0 ? z.clamp(-clip, clip) : z;
+}
+
+export function sampleMoE(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions): MoESampleResult {
+  const { b, size } = checkConditioning(model, c);
+  const eta = o.sampler === "ddpm" ? 1 : (o.eta ?? 0);
+  const shape = [b, model.latentChannels, size[0], size[1]];
+  return T.noGrad(() => (o.mode === "joint" ? sampleJoint(model, c, o, shape, size, eta) : sampleAsync(model, c, o, shape, size, eta)));
+}
+
+function sampleJoint(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, shape: number[], size: [number, number], eta: number): MoESampleResult {
+  const k = model.numExperts;
+  const ref = model.schedules[referenceSchedule(model.schedules)] as NoiseSchedule;
+  const ts = samplingTimesteps(ref, o.sampler, o.steps);
+  const noise = o.noise(0);
+  const total = ts.length * k;
+  let done = 0;
+  let z = noise.randn(shape);
+  let lastExperts: Tensor[] | undefined;
+  try {
+    ts.forEach((t, s) => {
+      const tPrev = ts[s + 1] ?? -1;
+      const last = s === ts.length - 1;
+      const next = T.tidy(() => {
+        const z0s = model.experts.map((_, i) => {
+          const ti = (model.schedules[i] as NoiseSchedule).matchTimestep(ref, t);
+          const eps = epsOf(model, i, z, ti, c, size);
+          const z0 = clipped(ref.predictZ0(z, t, eps), o.z0Clip); // Eq. 8 at the shared latent's noise level
+          o.onEvaluation?.(++done, total);
+          return z0;
+        });
+        const agg = aggregateZ0(z0s, c.gates); // Eq. 9
+        if (last && o.keepExperts === true) lastExperts = z0s.map((x) => T.keep(x));
+        const n = stepNeedsNoise(ref, o.sampler, t, tPrev, eta) ? noise.randn(shape) : undefined;
+        return samplerStep(o.sampler, ref, z, t, tPrev, agg, eta, n);
+      });
+      z.dispose();
+      z = next;
+    });
+  } catch (e) {
+    z.dispose();
+    lastExperts?.forEach((x) => x.dispose());
+    throw e;
+  }
+  return { z0: z, ...(lastExperts === undefined ? {} : { experts: lastExperts }), weights: c.gates.clone(), evaluations: new Array<number>(k).fill(ts.length) };
+}
+
+/** Per-sample, per-expert "runs" mask [B, K] (1 = the expert's weight reaches the threshold). */
+function activeMask(gates: Tensor, skipBelow: number): Tensor {
+  return T.tidy(() => {
+    const peak = gates.ndim === 4 ? gates.flatten(2).amax(2) : gates;
+    return peak.ge(skipBelow).to(gates.dtype);
+  });
+}
+
+function sampleAsync(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, shape: number[], size: [number, number], eta: number): MoESampleResult {
+  const k = model.numExperts;
+  const skip = o.skipBelow ?? 0;
+  if (!(skip >= 0 && skip <= 1 / k)) throw new RangeError(`async skip threshold must be in [0, 1/K] = [0, ${(1 / k).toFixed(4)}] (some expert always reaches 1/K), got ${skip}`);
+  const mask = activeMask(c.gates, skip); // [B, K]
+  const runs = (mask.sum(0).toArray() as number[]).map((n) => n > 0);
+  const steps = o.sampler === "ddim" ? asyncStepCounts(o.steps ?? 0, model.schedules.map((s) => s.numTimesteps)) : model.schedules.map((s) => s.numTimesteps);
+  if (o.sampler === "ddim" && !(Number.isInteger(o.steps) && (o.steps as number) >= 1)) throw new RangeError(`DDIM needs a positive integer number of steps, got ${String(o.steps)}`);
+  const total = steps.reduce((a, n, i) => a + (runs[i] ? n : 0), 0);
+  let done = 0;
+  const finals: Tensor[] = [];
+  try {
+    model.experts.forEach((_, i) => {
+      if (!runs[i]) {
+        finals.push(T.zeros(shape, { dtype: c.condLatent.dtype, device: c.condLatent.device }));
+        return;
+      }
+      const sched = model.schedules[i] as NoiseSchedule;
+      const ts = samplingTimesteps(sched, o.sampler, steps[i]);
+      const noise = o.noise(1 + i);
+      let z = noise.randn(shape);
+      try {
+        ts.forEach((t, s) => {
+          const tPrev = ts[s + 1] ?? -1;
+          const next = T.tidy(() => {
+            const eps = epsOf(model, i, z, t, c, size);
+            const z0 = clipped(sched.predictZ0(z, t, eps), o.z0Clip); // Eq. 8 on the expert's own schedule
+            o.onEvaluation?.(++done, total);
+            const n = stepNeedsNoise(sched, o.sampler, t, tPrev, eta) ? noise.randn(shape) : undefined;
+            return samplerStep(o.sampler, sched, z, t, tPrev, z0, eta, n);
+          });
+          z.dispose();
+          z = next;
+        });
+      } catch (e) {
+        z.dispose();
+        throw e;
+      }
+      finals.push(z);
+    });
+    const weights = T.tidy(() => {
+      const m = c.gates.ndim === 4 ? mask.unsqueeze(-1).unsqueeze(-1) : mask;
+      const w = c.gates.mul(m);
+      return w.div(w.sum(1, true).clamp(1e-12, Infinity));
+    });
+    const z0 = aggregateZ0(finals, weights); // Eq. 9 over the experts that ran
+    const evaluations = steps.map((n, i) => (runs[i] ? n : 0));
+    if (o.keepExperts === true) return { z0, experts: finals, weights, evaluations };
+    finals.forEach((f) => f.dispose());
+    return { z0, weights, evaluations };
+  } catch (e) {
+    finals.forEach((f) => f.dispose());
+    throw e;
+  } finally {
+    mask.dispose();
+  }
+}

@@ -1,0 +1,170 @@
+// Sampling the mixture of experts (src/inference/moe_sampler.ts): determinism and batch
+// independence with real (random-weight) experts; exact recovery of a known latent with oracle
+// experts in joint and asynchronous mode; the timesteps each expert is asked for; skipping.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as T from "../../src/torch/index.js";
+import { MoEDiffSR } from "../../src/models/moediff/moediff.js";
+import type { ExpertInput } from "../../src/models/experts/config.js";
+import { asyncStepCounts } from "../../src/models/accounting.js";
+import { perSampleNoise, referenceSchedule, sampleMoE, mixSeed, type MoEConditioning } from "../../src/inference/moe_sampler.js";
+import { tinyMoEConfig } from "../train/fixture.js";
+import { assertThrowsMatching } from "../helpers.js";
+
+const C = 4;
+const maxAbsDiff = (a: T.Tensor, b: T.Tensor): number => T.tidy(() => a.sub(b).abs().amax().item());
+
+function tinyModel(timesteps: number[], seed = 1): MoEDiffSR {
+  T.manualSeed(seed);
+  const m = new MoEDiffSR(tinyMoEConfig(1, { model: { timesteps } }).model, C);
+  m.eval();
+  return m;
+}
+
+/** Conditioning for b samples of an 8x8 latent, drawn from `seed`, with the model's own routing. */
+function conditioning(model: MoEDiffSR, b: number, seed: number): MoEConditioning {
+  const g = new T.Generator({ seed });
+  return T.noGrad(() =>
+    T.tidy(() => {
+      const y = T.rand([b, 3, 64, 64], { generator: g });
+      const condLatent = T.randn([b, C, 8, 8], { generator: g });
+      const { zc, grids } = model.encodeCondition(y);
+      const gates = model.usedGates(model.route(zc, grids), [8, 8], false);
+      return { condLatent: T.keep(condLatent), zc: T.keep(zc), gates: T.keep(gates) };
+    }),
+  );
+}
+
+function disposeCond(c: MoEConditioning): void {
+  [c.condLatent, c.zc, c.gates].forEach((t) => t.dispose());
+}
+
+function rows(c: MoEConditioning, i: number): MoEConditioning {
+  return { condLatent: c.condLatent.narrow(0, i, 1), zc: c.zc.narrow(0, i, 1), gates: c.gates.narrow(0, i, 1) };
+}
+
+test("same seeds, same samples; another seed, other samples; a sample does not depend on its batch", () => {
+  const model = tinyModel([10, 40, 20]);
+  const c = conditioning(model, 2, 3);
+  for (const mode of ["joint", "async"] as const) {
+    const run = (cc: MoEConditioning, seeds: number[]): T.Tensor =>
+      sampleMoE(model, cc, { mode, sampler: "ddim", steps: 4, eta: 0.5, z0Clip: 5, noise: perSampleNoise(seeds) }).z0;
+    const a = run(c, [11, 12]);
+    const b = run(c, [11, 12]);
+    assert.equal(maxAbsDiff(a, b), 0, `${mode}: not deterministic`);
+    const other = run(c, [13, 12]);
+    assert.ok(maxAbsDiff(a.narrow(0, 0, 1), other.narrow(0, 0, 1)) > 1e-3, `${mode}: the seed has no effect`);
+    assert.ok(maxAbsDiff(a.narrow(0, 1, 1), other.narrow(0, 1, 1)) < 1e-5, `${mode}: sample 1 changed with sample 0's seed`);
+    const alone = run(rows(c, 1), [12]);
+    assert.ok(maxAbsDiff(a.narrow(0, 1, 1), alone) < 1e-4, `${mode}: batch changes the result by ${maxAbsDiff(a.narrow(0, 1, 1), alone)}`);
+    [a, b, other, alone].forEach((t) => t.dispose());
+  }
+  disposeCond(c);
+  model.dispose();
+});
+
+/** Replaces every expert by the exact noise predictor for the clean latent z0 (on its own schedule). */
+function useOracles(model: MoEDiffSR, z0: T.Tensor, calls: number[][]): void {
+  model.experts.forEach((e, i) => {
+    const s = model.schedules[i]!;
+    (e as unknown as { forward: (x: ExpertInput) => T.Tensor }).forward = (x) => {
+      const ts = x.t.toArray() as number[];
+      calls[i]!.push(ts[0] as number);
+      const ab = s.alphaBar(ts[0] as number);
+      return T.tidy(() => x.zt.sub(z0.mul(Math.sqrt(ab))).div(Math.sqrt(1 - ab)));
+    };
+  });
+}
+
+test("oracle experts: joint sampling recovers z0 exactly when the schedules agree (DDIM and DDPM)", () => {
+  const model = tinyModel([20, 20, 20]);
+  const c = conditioning(model, 2, 4);
+  const z0 = T.tidy(() => T.randn([2, C, 8, 8], { generator: new T.Generator({ seed: 8 }) }).mul(0.8));
+  const calls: number[][] = [[], [], []];
+  useOracles(model, z0, calls);
+  for (const [sampler, steps] of [["ddim", 5], ["ddpm", undefined]] as const) {
+    const r = sampleMoE(model, c, { mode: "joint", sampler, ...(steps === undefined ? {} : { steps }), z0Clip: 0, noise: perSampleNoise([1, 2]) });
+    assert.ok(maxAbsDiff(r.z0, z0) < 1e-4, `${sampler}: ${maxAbsDiff(r.z0, z0)}`);
+    assert.deepEqual(r.evaluations, [steps ?? 20, steps ?? 20, steps ?? 20]);
+    r.z0.dispose();
+    r.weights.dispose();
+  }
+  z0.dispose();
+  disposeCond(c);
+  model.dispose();
+});
+
+test("joint sampling asks each expert for the timestep of its own schedule matching the shared noise level", () => {
+  const model = tinyModel([10, 40, 20]);
+  assert.equal(referenceSchedule(model.schedules), 1);
+  const c = conditioning(model, 1, 5);
+  const z0 = T.zeros([1, C, 8, 8]);
+  const calls: number[][] = [[], [], []];
+  useOracles(model, z0, calls);
+  const r = sampleMoE(model, c, { mode: "joint", sampler: "ddim", steps: 6, z0Clip: 5, noise: perSampleNoise([3]), keepExperts: true });
+  const ref = model.schedules[1]!;
+  const visited = [39, 31, 23, 16, 8, 0];
+  assert.deepEqual(calls[1], visited);
+  assert.deepEqual(calls[0], visited.map((t) => model.schedules[0]!.matchTimestep(ref, t)));
+  assert.deepEqual(calls[2], visited.map((t) => model.schedules[2]!.matchTimestep(ref, t)));
+  assert.equal(r.experts?.length, 3);
+  [r.z0, r.weights, ...(r.experts ?? []), z0].forEach((t) => t.dispose());
+  disposeCond(c);
+  model.dispose();
+});
+
+test("oracle experts: asynchronous chains (own schedules, own step counts) each recover z0", () => {
+  const model = tinyModel([10, 40, 20]);
+  const c = conditioning(model, 2, 6);
+  const z0 = T.tidy(() => T.randn([2, C, 8, 8], { generator: new T.Generator({ seed: 9 }) }));
+  const calls: number[][] = [[], [], []];
+  useOracles(model, z0, calls);
+  const r = sampleMoE(model, c, { mode: "async", sampler: "ddim", steps: 8, eta: 1, z0Clip: 0, noise: perSampleNoise([1, 2]), keepExperts: true });
+  assert.deepEqual(r.evaluations, asyncStepCounts(8, [10, 40, 20]));
+  assert.deepEqual(r.evaluations, [2, 8, 4]);
+  assert.deepEqual(calls.map((x) => x.length), [2, 8, 4]);
+  r.experts?.forEach((e, i) => assert.ok(maxAbsDiff(e, z0) < 1e-4, `expert ${i}`));
+  assert.ok(maxAbsDiff(r.z0, z0) < 1e-4);
+  [r.z0, r.weights, ...(r.experts ?? []), z0].forEach((t) => t.dispose());
+  disposeCond(c);
+  model.dispose();
+});
+
+test("async skipping: an expert below the threshold gets weight 0 per sample, runs only when some sample needs it", () => {
+  const model = tinyModel([10, 40, 20]);
+  const c0 = conditioning(model, 2, 7);
+  const withGates = (g: number[]): MoEConditioning => ({ ...c0, gates: T.tensor(g, [2, 3]) });
+  const a = withGates([0.8, 0.15, 0.05, 0.3, 0.3, 0.4]);
+  const r = sampleMoE(model, a, { mode: "async", sampler: "ddim", steps: 4, z0Clip: 5, noise: perSampleNoise([1, 2]), skipBelow: 0.1 });
+  assert.deepEqual(r.evaluations, [1, 4, 2]);
+  const w = r.weights.toArray() as number[];
+  [0.8 / 0.95, 0.15 / 0.95, 0, 0.3, 0.3, 0.4].forEach((x, i) => assert.ok(Math.abs((w[i] as number) - x) < 1e-6, `weight ${i}: ${w[i]}`));
+  const b = withGates([0.8, 0.15, 0.05, 0.7, 0.25, 0.05]);
+  const r2 = sampleMoE(model, b, { mode: "async", sampler: "ddim", steps: 4, z0Clip: 5, noise: perSampleNoise([1, 2]), skipBelow: 0.1 });
+  assert.deepEqual(r2.evaluations, [1, 4, 0]);
+  // Sample 0's result does not depend on whether E3 ran for its batch.
+  assert.ok(maxAbsDiff(r.z0.narrow(0, 0, 1), r2.z0.narrow(0, 0, 1)) < 1e-5);
+  assertThrowsMatching(() => sampleMoE(model, b, { mode: "async", sampler: "ddim", steps: 4, z0Clip: 5, noise: perSampleNoise([1, 2]), skipBelow: 0.5 }), /skip threshold must be in \[0, 1\/K\]/);
+  [r.z0, r.weights, r2.z0, r2.weights, a.gates, b.gates].forEach((t) => t.dispose());
+  disposeCond(c0);
+  model.dispose();
+});
+
+test("spatial gates drive the aggregation per position; wrong shapes are refused; no tensor is left behind", () => {
+  const model = tinyModel([10, 40, 20]);
+  const c = conditioning(model, 1, 8);
+  const before = T.memory().numTensors;
+  const spatial = T.tidy(() => T.randn([1, 3, 8, 8]).softmax(1));
+  const r = sampleMoE(model, { ...c, gates: spatial }, { mode: "joint", sampler: "ddim", steps: 2, z0Clip: 5, noise: perSampleNoise([1]) });
+  assert.deepEqual(r.z0.shape, [1, C, 8, 8]);
+  assert.deepEqual(r.weights.shape, [1, 3, 8, 8]);
+  [r.z0, r.weights, spatial].forEach((t) => t.dispose());
+  assert.equal(T.memory().numTensors, before);
+  const bad = T.zeros([1, 2]);
+  assertThrowsMatching(() => sampleMoE(model, { ...c, gates: bad }, { mode: "joint", sampler: "ddim", steps: 2, z0Clip: 5, noise: perSampleNoise([1]) }), /gates must be \[1, 3\]/);
+  bad.dispose();
+  disposeCond(c);
+  model.dispose();
+  assert.notEqual(mixSeed(1, 0), mixSeed(1, 1));
+  assert.notEqual(mixSeed(1, 0), mixSeed(2, 0));
+});
