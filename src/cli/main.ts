@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // moediff-sr command line.
 //
-// Commands that do not need the tensor engine (info FILE, convert, evaluate, figures) must run where
+// Commands that do not need the tensor engine (info FILE, convert, evaluate, figures, baseline) must run where
 // the native addon is missing, so the engine is loaded only when a command needs
 // it: `info` imports it itself when given no file, and the commands whose modules
 // import the engine are registered only when they may be the one asked for.
@@ -10,8 +10,9 @@ import { registerInfo } from "./commands/info.js";
 import { registerConvert } from "./commands/convert.js";
 import { registerEvaluate } from "./commands/evaluate.js";
 import { registerFigures } from "./commands/figures.js";
+import { registerBaseline } from "./commands/baseline.js";
 
-const ENGINE_FREE = new Set(["info", "convert", "evaluate", "figures"]);
+const ENGINE_FREE = new Set(["info", "convert", "evaluate", "figures", "baseline"]);
 
 const program = new Command()
   .name("moediff-sr")
@@ -62,6 +63,7 @@ try {
   registerConvert(program);
   registerEvaluate(program);
   registerFigures(program);
+  registerBaseline(program);
   await program.parseAsync(process.argv);
 } catch (e) {
   process.stderr.write(`moediff-sr: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -15,14 +15,15 @@
 //  4. With several axes the per-axis volumes are averaged voxel by voxel.
 //  5. Intensities are mapped back by multiplying with the input's normalisation scale, so the output
 //     is in the input's units (the model's output is HR-normalised, i.e. ~1 at the same percentile).
-//     Negative values are set to 0 (magnitude images).
+//     Negative values are set to 0 (magnitude images). The output is on the RAS target grid, or with
+//     `like` exactly on that grid (voxel axes permuted/flipped back, no interpolation).
 // Every tile's noise comes from its own seed (the run seed mixed with axis, slice and tile), so the
 // output does not depend on --batch.
 import * as T from "../torch/index.js";
 import type { Volume } from "../volume/volume.js";
 import type { Grid, Vec3 } from "../volume/affine.js";
 import { gridFor, voxelSizes } from "../volume/affine.js";
-import { reorient } from "../volume/reorient.js";
+import { orientationCode, reorient } from "../volume/reorient.js";
 import { resample } from "../volume/resample.js";
 import { normaliseIntensity } from "../data/normalise.js";
 import { BRAIN_LEVEL } from "../data/brain_fraction.js";
@@ -93,6 +94,9 @@ export interface EnhanceStats {
   seconds: number;
 }
 
+/** Less signal than this (ml above 5% of the intensity scale) is not a brain image. */
+export const MIN_SIGNAL_ML = 1;
+
 export class EnhanceError extends Error {
   constructor(message: string) {
     super(message);
@@ -114,9 +118,11 @@ export function prepareInput(lr: Volume, o: Pick<EnhanceOptions, "voxelSize" | "
   const level = Math.fround(BRAIN_LEVEL);
   let brain = 0;
   for (const v of n.volume.data) if (v > level) brain++;
-  if (brain < 64) {
+  const [sx, sy, sz] = voxelSizes(n.volume.affine);
+  const ml = (brain * sx * sy * sz) / 1000;
+  if (ml < MIN_SIGNAL_ML) {
     throw new EnhanceError(
-      `the input has no brain signal: only ${brain} voxels on the target grid are above ${100 * BRAIN_LEVEL}% of its intensity scale; check that the file holds the image (not a mask or an empty volume)`,
+      `the input has no brain signal: only ${ml.toPrecision(3)} ml of it is above ${100 * BRAIN_LEVEL}% of its intensity scale (at least ${MIN_SIGNAL_ML} ml expected); check that the file holds the image (not a mask or an empty volume)`,
     );
   }
   return { norm: n.volume, scale: n.scale };
@@ -316,10 +322,15 @@ export async function enhanceVolume(lm: LoadedModel, lr: Volume, o: EnhanceOptio
     for (let i = 0; i < n; i++) data[i] = (acc[i] as number) / axes.length;
     return { data, dims: norm.dims, affine: norm.affine };
   };
+  // With --like, hand the volumes back on that grid exactly (the RAS grid is a permutation/flip of it).
+  const back = o.like === undefined ? (v: Volume): Volume => v : (v: Volume): Volume => reorient(v, orientationCode((o.like as Grid).affine));
+  const output = back(toUnits(sum));
+  stats.targetDims = [...output.dims];
+  stats.targetVoxelSize = voxelSizes(output.affine);
   stats.seconds = (performance.now() - t0) / 1000;
   return {
-    output: toUnits(sum),
-    ...(o.explain ? { experts: expertSum.map(toUnits), gates: gateSum.map(gateVolume) } : {}),
+    output,
+    ...(o.explain ? { experts: expertSum.map((e) => back(toUnits(e))), gates: gateSum.map((g) => back(gateVolume(g))) } : {}),
     stats,
   };
 }

@@ -1,0 +1,79 @@
+// `moediff-sr baseline IN.nii.gz -o OUT.nii.gz --method trilinear|bspline|input (--voxel MM | --like REF)`:
+// the classical upsamplings of the same input, written as NIfTI so `evaluate` compares them with the
+// model's output on equal terms.
+//   trilinear  linear interpolation in each voxel axis
+//   bspline    cubic B-spline interpolation (prefiltered, so it interpolates the samples)
+//   input      the input itself on the target grid: nearest neighbour (each output voxel shows the
+//              acquired voxel it lies in; no new information, no smoothing)
+// The target grid is the one `enhance` uses: the input's field of view (after reorientation to RAS)
+// at --voxel, or exactly the grid of --like. Outside the input's field of view the output is 0.
+// Engine-free (pure-JS resampling).
+import type { Command } from "commander";
+import { readNifti, toVolume, writeNifti } from "../../nifti/index.js";
+import { gridFor, voxelSizes, type Grid } from "../../volume/affine.js";
+import { reorient } from "../../volume/reorient.js";
+import { resample, type Interpolation } from "../../volume/resample.js";
+import { fmt, parseNonFinite } from "../nifti_options.js";
+
+export const BASELINE_METHODS = ["trilinear", "bspline", "input"] as const;
+export type BaselineMethod = (typeof BASELINE_METHODS)[number];
+
+const INTERPOLATION: Readonly<Record<BaselineMethod, Interpolation>> = { trilinear: "trilinear", bspline: "bspline", input: "nearest" };
+
+interface BaselineCliOptions {
+  output: string;
+  method: BaselineMethod;
+  voxel?: number | [number, number, number];
+  like?: string;
+  volumeIndex?: number;
+  nonFinite: "error" | "zero";
+}
+
+function parseMethod(v: string): BaselineMethod {
+  if (!(BASELINE_METHODS as readonly string[]).includes(v)) throw new Error(`--method must be one of ${BASELINE_METHODS.join(", ")}, got '${v}'`);
+  return v as BaselineMethod;
+}
+
+function parseVoxel(v: string): number | [number, number, number] {
+  const parts = v.split(",").map((s) => Number(s.trim()));
+  if ((parts.length !== 1 && parts.length !== 3) || parts.some((x) => !(Number.isFinite(x) && x > 0))) {
+    throw new Error(`--voxel must be a positive size in mm or three of them (e.g. 0.7 or 0.7,0.7,1), got '${v}'`);
+  }
+  return parts.length === 1 ? (parts[0] as number) : (parts as [number, number, number]);
+}
+
+function nonNegativeInt(v: string): number {
+  const x = Number(v);
+  if (!(Number.isInteger(x) && x >= 0)) throw new Error(`--volume-index must be an integer >= 0, got '${v}'`);
+  return x;
+}
+
+export function registerBaseline(program: Command): void {
+  program
+    .command("baseline")
+    .description("classical upsampling of a volume onto a target grid (to compare with enhance using evaluate)")
+    .argument("<input>", "the LR volume (NIfTI)")
+    .requiredOption("-o, --output <file>", "the upsampled volume")
+    .requiredOption("--method <name>", `${BASELINE_METHODS.join(", ")} (input = nearest neighbour: the acquired voxels themselves)`, parseMethod)
+    .option("--voxel <mm>", "target voxel size, one number or three", parseVoxel)
+    .option("--like <file>", "put the output on this volume's grid")
+    .option("--volume-index <n>", "which frame of a 4-D input", nonNegativeInt)
+    .option("--non-finite <mode>", "NaN/Inf voxels in the input: error or zero", parseNonFinite, "error")
+    .action((input: string, opts: BaselineCliOptions) => {
+      if ((opts.voxel === undefined) === (opts.like === undefined)) throw new Error("give the target grid with --voxel MM or --like REF.nii.gz (one of them)");
+      const im = readNifti(input, { nonFinite: opts.nonFinite });
+      const frames = im.dims[3] ?? 1;
+      if (frames > 1 && opts.volumeIndex === undefined) throw new Error(`${input} is 4-D with ${frames} frames; choose one with --volume-index 0..${frames - 1}`);
+      const lr = toVolume(im, opts.volumeIndex ?? 0);
+      let grid: Grid;
+      if (opts.like !== undefined) {
+        const ref = readNifti(opts.like, { nonFinite: "zero" });
+        grid = { dims: [ref.dims[0], ref.dims[1], ref.dims[2]] as [number, number, number], affine: ref.affine };
+      } else {
+        grid = gridFor(reorient(lr, "RAS"), opts.voxel as number | [number, number, number]);
+      }
+      const out = resample(lr, grid, { interpolation: INTERPOLATION[opts.method], fill: 0 });
+      writeNifti(opts.output, out, { description: `moediff-sr baseline ${opts.method}` });
+      console.error(`baseline: wrote ${opts.output}: ${opts.method}, ${out.dims.join("x")} at ${voxelSizes(out.affine).map(fmt).join("x")} mm`);
+    });
+}
