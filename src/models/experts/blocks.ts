@@ -2,7 +2,7 @@
 // embedding, residual/conv blocks with a timestep bias, 4x4 stride-2 down and
 // up sampling, cross-attention to the condition tokens, SE channel attention,
 // the non-local block, the DenseBlock, the complex convolution block, and the
-// Laplacian edge-enhancement block. Each block also counts its multiply-adds.
+// Laplacian edge-enhancement block.
 //
 // Design decisions (the paper names the blocks but not their insides):
 // - Normalisation is GroupNorm + SiLU in pre-activation order (norm -> SiLU ->
@@ -58,23 +58,6 @@ function asChannelBias(v: Tensor): Tensor {
   return v.reshape(v.shape[0] ?? 0, v.shape[1] ?? 0, 1, 1);
 }
 
-/** Multiply-adds of a (non-transposed) conv producing an hOut x wOut map. */
-export function convMacs(conv: T.nn.Conv2d, hOut: number, wOut: number): number {
-  const [kh, kw] = conv.kernelSize as [number, number];
-  return conv.outChannels * (conv.inChannels / conv.groups) * kh * kw * hOut * wOut;
-}
-
-/** Multiply-adds of a transposed conv reading an hIn x wIn map. */
-export function convTransposeMacs(conv: T.nn.ConvTranspose2d, hIn: number, wIn: number): number {
-  const [kh, kw] = conv.kernelSize as [number, number];
-  return conv.inChannels * (conv.outChannels / conv.groups) * kh * kw * hIn * wIn;
-}
-
-/** Multiply-adds of a Linear applied to `rows` vectors. */
-export function linearMacs(linear: T.nn.Linear, rows: number): number {
-  return linear.inFeatures * linear.outFeatures * rows;
-}
-
 export interface SinusoidalOptions {
   /** Default 10000. */
   maxPeriod?: number;
@@ -120,10 +103,6 @@ export class TimestepEmbedding extends nn.Module {
       return this.linear2.forward(F.silu(this.linear1.forward(emb)));
     });
   }
-
-  macs(): number {
-    return linearMacs(this.linear1, 1) + linearMacs(this.linear2, 1);
-  }
 }
 
 /** norm -> SiLU -> conv3x3 -> norm (+ time bias) -> SiLU -> conv3x3, plus a (1x1 if widths differ) skip. */
@@ -151,11 +130,6 @@ export class ResBlock extends nn.Module {
       const shifted = this.norm2.forward(h).add(asChannelBias(this.tembProj.forward(F.silu(temb))));
       return (this.skip === null ? x : this.skip.forward(x)).add(this.conv2.forward(F.silu(shifted)));
     });
-  }
-
-  macs(h: number, w: number): number {
-    const skip = this.skip === null ? 0 : convMacs(this.skip, h, w);
-    return convMacs(this.conv1, h, w) + convMacs(this.conv2, h, w) + linearMacs(this.tembProj, 1) + skip;
   }
 }
 
@@ -187,10 +161,6 @@ export class ConvBlock extends nn.Module {
   forward(x: Tensor, temb: Tensor): Tensor {
     return T.tidy(() => this.conv.forward(F.silu(this.norm.forward(x).add(asChannelBias(this.tembProj.forward(F.silu(temb)))))));
   }
-
-  macs(h: number, w: number): number {
-    return convMacs(this.conv, h, w) + linearMacs(this.tembProj, 1);
-  }
 }
 
 /** 4x4 stride-2 convolution: [B, in, h, w] -> [B, out, h/2, w/2] (h, w even). */
@@ -204,9 +174,6 @@ export class Downsample extends nn.Module {
     return this.conv.forward(x);
   }
   /** h, w: the input size. */
-  macs(h: number, w: number): number {
-    return convMacs(this.conv, h / 2, w / 2);
-  }
 }
 
 /** 4x4 stride-2 transposed convolution: [B, in, h, w] -> [B, out, 2h, 2w]. */
@@ -220,9 +187,6 @@ export class Upsample extends nn.Module {
     return this.conv.forward(x);
   }
   /** h, w: the input size. */
-  macs(h: number, w: number): number {
-    return convTransposeMacs(this.conv, h, w);
-  }
 }
 
 /**
@@ -275,12 +239,6 @@ export class CrossAttention extends nn.Module {
       return x.add(merged.transpose(1, 2).reshape(b, c, h, w));
     });
   }
-
-  macs(h: number, w: number, numTokens: number): number {
-    const l = h * w;
-    const scores = 2 * l * numTokens * this.channels; // q k^T and attn v
-    return linearMacs(this.toQ, l) + linearMacs(this.toK, numTokens) + linearMacs(this.toV, numTokens) + scores + linearMacs(this.toOut, l);
-  }
 }
 
 /** Squeeze-excitation: x * sigmoid(fc2(SiLU(fc1(mean over h, w)))) per channel. */
@@ -309,10 +267,6 @@ export class ChannelAttention extends nn.Module {
 
   forward(x: Tensor): Tensor {
     return T.tidy(() => x.mul(asChannelBias(this.scales(x))));
-  }
-
-  macs(): number {
-    return linearMacs(this.fc1, 1) + linearMacs(this.fc2, 1);
   }
 }
 
@@ -349,11 +303,6 @@ export class NonLocalBlock extends nn.Module {
       const o = F.scaledDotProductAttention(seq(this.query), seq(this.key), seq(this.value));
       return x.add(this.out.forward(o.transpose(1, 2).reshape(b, this.inner, h, w)));
     });
-  }
-
-  macs(h: number, w: number): number {
-    const l = h * w;
-    return 3 * convMacs(this.query, h, w) + 2 * l * l * this.inner + convMacs(this.out, h, w);
   }
 }
 
@@ -408,12 +357,6 @@ export class DenseBlock extends nn.Module {
   forward(x: Tensor, temb: Tensor): Tensor {
     return T.tidy(() => this.transition.forward(this.features(x, temb)));
   }
-
-  macs(h: number, w: number): number {
-    let n = convMacs(this.transition, h, w);
-    for (const layer of this.layers) n += layer.macs(h, w);
-    return n;
-  }
 }
 
 /**
@@ -460,10 +403,6 @@ export class ComplexConv2d extends nn.Module {
       const bias = T.cat([this.biasReal, this.biasImag], 0);
       return F.conv2d(x, weight, bias, { padding: this.padding });
     });
-  }
-
-  macs(h: number, w: number): number {
-    return 4 * this.outChannels * this.inChannels * this.kernelSize * this.kernelSize * h * w;
   }
 }
 
@@ -526,10 +465,6 @@ export class ComplexConvBlock extends nn.Module {
       return x.add(this.conv2.forward(this.act.forward(h)));
     });
   }
-
-  macs(h: number, w: number): number {
-    return this.conv1.macs(h, w) + this.conv2.macs(h, w) + linearMacs(this.tembProj, 1);
-  }
 }
 
 /** The fixed 3x3 Laplacian kernel. */
@@ -561,9 +496,5 @@ export class LaplacianEdgeBlock extends nn.Module {
 
   forward(x: Tensor): Tensor {
     return T.tidy(() => x.add(this.proj.forward(this.edges(x))));
-  }
-
-  macs(h: number, w: number): number {
-    return 9 * this.channels * h * w + convMacs(this.proj, h, w);
   }
 }

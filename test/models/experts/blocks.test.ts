@@ -268,16 +268,17 @@ test("ResBlock: the timestep bias changes the output; a 1x1 skip maps widths", (
   rb.dispose();
 });
 
-test("MACs of blocks equal hand counts", () => {
+test("the FLOP counter's MACs of whole blocks equal hand counts", () => {
+  const macs = (f: () => T.Tensor): number => T.noGrad(() => T.tidy(() => T.flops.countFlops(f).report.macs));
   const rb = new ResBlock(4, 8, 6);
-  assert.equal(rb.macs(5, 7), 8 * 4 * 9 * 35 + 8 * 8 * 9 * 35 + 8 * 4 * 35 + 6 * 8);
+  assert.equal(macs(() => rb.forward(T.zeros([1, 4, 5, 7]), T.zeros([1, 6]))), 8 * 4 * 9 * 35 + 8 * 8 * 9 * 35 + 8 * 4 * 35 + 6 * 8);
   const ca = new CrossAttention(8, 6, 2);
-  assert.equal(ca.macs(4, 4, 3), 16 * 8 * 8 + 2 * 3 * 6 * 8 + 2 * 16 * 3 * 8 + 16 * 8 * 8);
+  assert.equal(macs(() => ca.forward(T.zeros([1, 8, 4, 4]), T.zeros([1, 3, 6]))), 16 * 8 * 8 + 2 * 3 * 6 * 8 + 2 * 16 * 3 * 8 + 16 * 8 * 8);
   const nl = new NonLocalBlock(8);
-  assert.equal(nl.macs(4, 6), 3 * 24 * 8 * 4 + 2 * 24 * 24 * 4 + 24 * 4 * 8);
+  assert.equal(macs(() => nl.forward(T.zeros([1, 8, 4, 6]))), 3 * 24 * 8 * 4 + 2 * 24 * 24 * 4 + 24 * 4 * 8);
   const db = new DenseBlock(3, 5, 4, { numLayers: 2, growth: 16 });
   // layer 0: 3 -> 16, layer 1: 19 -> 16 (3x3 on 2x2 = 4 positions, plus the 4 -> in time projection), transition 35 -> 5.
-  assert.equal(db.macs(2, 2), 16 * 3 * 9 * 4 + 4 * 3 + 16 * 19 * 9 * 4 + 4 * 19 + 5 * 35 * 4);
+  assert.equal(macs(() => db.forward(T.zeros([1, 3, 2, 2]), T.zeros([1, 4]))), 16 * 3 * 9 * 4 + 4 * 3 + 16 * 19 * 9 * 4 + 4 * 19 + 5 * 35 * 4);
   for (const m of [rb, ca, nl, db]) m.dispose();
 });
 
