@@ -136,6 +136,26 @@ function epsOf(model: MoEDiffSR, i: number, z: Tensor, t: number, c: MoEConditio
   });
 }
 
+/**
+ * Runs a chain over the timesteps `ts` (descending) from `start`, which it takes over: each step maps
+ * (z_t, t, next t or -1, is-last) to the next latent inside a tidy scope; every intermediate latent
+ * is freed, also when a step throws.
+ */
+function walkChain(ts: readonly number[], start: Tensor, step: (z: Tensor, t: number, tPrev: number, last: boolean) => Tensor): Tensor {
+  let z = start;
+  try {
+    ts.forEach((t, s) => {
+      const next = T.tidy(() => step(z, t, ts[s + 1] ?? -1, s === ts.length - 1));
+      z.dispose();
+      z = next;
+    });
+  } catch (e) {
+    z.dispose();
+    throw e;
+  }
+  return z;
+}
+
 function clipped(z: Tensor, clip: number): Tensor {
   return clip > 0 ? z.clamp(-clip, clip) : z;
 }
@@ -154,30 +174,23 @@ function sampleJoint(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, 
   const noise = o.noise(0);
   const total = ts.length * k;
   let done = 0;
-  let z = noise.randn(shape);
   let lastExperts: Tensor[] | undefined;
+  let z: Tensor;
   try {
-    ts.forEach((t, s) => {
-      const tPrev = ts[s + 1] ?? -1;
-      const last = s === ts.length - 1;
-      const next = T.tidy(() => {
-        const z0s = model.experts.map((_, i) => {
-          const ti = (model.schedules[i] as NoiseSchedule).matchTimestep(ref, t);
-          const eps = epsOf(model, i, z, ti, c, size);
-          const z0 = clipped(ref.predictZ0(z, t, eps), o.z0Clip); // Eq. 8 at the shared latent's noise level
-          o.onEvaluation?.(++done, total);
-          return z0;
-        });
-        const agg = aggregateZ0(z0s, c.gates); // Eq. 9
-        if (last && o.keepExperts === true) lastExperts = z0s.map((x) => T.keep(x));
-        const n = stepNeedsNoise(ref, o.sampler, t, tPrev, eta) ? noise.randn(shape) : undefined;
-        return samplerStep(o.sampler, ref, z, t, tPrev, agg, eta, n);
+    z = walkChain(ts, noise.randn(shape), (zt, t, tPrev, last) => {
+      const z0s = model.experts.map((_, i) => {
+        const ti = (model.schedules[i] as NoiseSchedule).matchTimestep(ref, t);
+        const eps = epsOf(model, i, zt, ti, c, size);
+        const z0 = clipped(ref.predictZ0(zt, t, eps), o.z0Clip); // Eq. 8 at the shared latent's noise level
+        o.onEvaluation?.(++done, total);
+        return z0;
       });
-      z.dispose();
-      z = next;
+      const agg = aggregateZ0(z0s, c.gates); // Eq. 9
+      if (last && o.keepExperts === true) lastExperts = z0s.map((x) => T.keep(x));
+      const n = stepNeedsNoise(ref, o.sampler, t, tPrev, eta) ? noise.randn(shape) : undefined;
+      return samplerStep(o.sampler, ref, zt, t, tPrev, agg, eta, n);
     });
   } catch (e) {
-    z.dispose();
     lastExperts?.forEach((x) => x.dispose());
     throw e;
   }
@@ -212,24 +225,13 @@ function sampleAsync(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, 
       const sched = model.schedules[i] as NoiseSchedule;
       const ts = samplingTimesteps(sched, o.sampler, steps[i]);
       const noise = o.noise(1 + i);
-      let z = noise.randn(shape);
-      try {
-        ts.forEach((t, s) => {
-          const tPrev = ts[s + 1] ?? -1;
-          const next = T.tidy(() => {
-            const eps = epsOf(model, i, z, t, c, size);
-            const z0 = clipped(sched.predictZ0(z, t, eps), o.z0Clip); // Eq. 8 on the expert's own schedule
-            o.onEvaluation?.(++done, total);
-            const n = stepNeedsNoise(sched, o.sampler, t, tPrev, eta) ? noise.randn(shape) : undefined;
-            return samplerStep(o.sampler, sched, z, t, tPrev, z0, eta, n);
-          });
-          z.dispose();
-          z = next;
-        });
-      } catch (e) {
-        z.dispose();
-        throw e;
-      }
+      const z = walkChain(ts, noise.randn(shape), (zt, t, tPrev) => {
+        const eps = epsOf(model, i, zt, t, c, size);
+        const z0 = clipped(sched.predictZ0(zt, t, eps), o.z0Clip); // Eq. 8 on the expert's own schedule
+        o.onEvaluation?.(++done, total);
+        const n = stepNeedsNoise(sched, o.sampler, t, tPrev, eta) ? noise.randn(shape) : undefined;
+        return samplerStep(o.sampler, sched, zt, t, tPrev, z0, eta, n);
+      });
       finals.push(z);
     });
     const weights = T.tidy(() => {
