@@ -38,6 +38,14 @@ export interface VqvaeTrainingConfig extends ConfigObject {
    * uses whole slices. Must be divisible by the downsampling factor.
    */
   cropSize: number;
+  /**
+   * Set model.scaleFactor at the end of training to 1 / std of the quantised latent over the training
+   * slices (LDM's "scale by std"), so the diffusion latent has unit variance whatever the codebook
+   * learnt. The paper fixes 0.2 for its VQ-VAE (its latents' scale); a small VQ-VAE's latents have
+   * another scale (cpu-small: std 0.41 unscaled, so 0.2 gave latents of std 0.08, drowned by unit
+   * noise at almost every timestep and sampled into noise).
+   */
+  scaleByStd: boolean;
 }
 
 export interface VqvaeRunConfig extends ConfigObject {
@@ -59,6 +67,7 @@ const TRAINING_CPU_SMALL: VqvaeTrainingConfig = {
   checkpointEvery: 250,
   evalSlices: 0,
   cropSize: 128,
+  scaleByStd: true,
 };
 
 export const VQVAE_RUN_PRESETS: Readonly<Record<string, VqvaeRunConfig>> = Object.freeze({
@@ -66,7 +75,7 @@ export const VQVAE_RUN_PRESETS: Readonly<Record<string, VqvaeRunConfig>> = Objec
   paper: {
     preset: "paper",
     model: { ...VQVAE_PAPER } as VQVAEConfig & ConfigObject,
-    training: { ...TRAINING_CPU_SMALL, steps: 100_000, batchSize: 32, lr: 1e-4, warmupSteps: 1000, checkpointEvery: 1000, cropSize: 0 },
+    training: { ...TRAINING_CPU_SMALL, steps: 100_000, batchSize: 32, lr: 1e-4, warmupSteps: 1000, checkpointEvery: 1000, cropSize: 0, scaleByStd: false },
     inputs: { useBias: true, useGradwarp: true },
   },
 });
@@ -189,8 +198,14 @@ export async function trainVqvae(dataDir: string, outDir: string, o: TrainVqvaeO
     return { stepsDone: result.stepsDone, interrupted: true, seconds: result.seconds };
   }
   T.io.saveFile(join(outDir, "model.safetensors"), model.stateDict());
+  const latentStd = quantisedLatentStd(model, data, config, device);
+  if (config.training.scaleByStd) {
+    const scaled: VqvaeRunConfig = { ...config, model: { ...config.model, scaleFactor: Number((1 / latentStd).toPrecision(6)) } };
+    writeFileAtomic(join(outDir, "config.json"), (w) => w(Buffer.from(`${JSON.stringify(scaled, null, 2)}\n`)));
+    say(`latent scale: std of the quantised latent ${latentStd.toPrecision(4)} -> scaleFactor ${scaled.model.scaleFactor}`);
+  }
   const split: Split = data.size("val") > 0 ? "val" : "test";
-  const metrics = evaluateReconstruction(model, data, split, config, device);
+  const metrics = { ...evaluateReconstruction(model, data, split, config, device), latentStd };
   writeFileAtomic(join(outDir, "metrics.json"), (w) => w(Buffer.from(`${JSON.stringify(metrics, null, 2)}\n`)));
   log.write({ step: result.stepsDone, eval: metrics });
   say(`held-out reconstruction (${metrics.split}, ${metrics.slices} slices): PSNR ${metrics.psnr.toFixed(2)} dB, SSIM ${metrics.ssim.toFixed(4)}`);
@@ -290,6 +305,37 @@ function restore(
   using gen = hexToBytes(ck.state.generator as string);
   generator.setState(gen);
   return ck.state.step as number;
+}
+
+/** The standard deviation of the quantised latent zq (before any scale factor) over the training slices. */
+export function quantisedLatentStd(model: VQVAE, data: SliceDataset, config: VqvaeRunConfig, device: T.Device, batchSize = 8): number {
+  let sum = 0;
+  let sumSq = 0;
+  let n = 0;
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    T.noGrad(() => {
+      const total = data.size("train");
+      for (let i = 0; i < total; i += batchSize) {
+        T.tidy(() => {
+          const idx = Array.from({ length: Math.min(batchSize, total - i) }, (_, j) => i + j);
+          const b = data.getBatch("train", idx, { device });
+          const z = model.encode(encoderInput(b.hr, b.g, b.bias, config.inputs)).zq.to("float64");
+          sum += z.sum().item();
+          sumSq += z.square().sum().item();
+          n += z.numel;
+        });
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  if (n === 0) throw new Error("quantisedLatentStd: the data set has no training slices");
+  const mean = sum / n;
+  const std = Math.sqrt(Math.max(0, sumSq / n - mean * mean));
+  if (!(std > 0)) throw new Error("the VQ-VAE's latents are constant over the training slices (std 0); it has collapsed: train it again");
+  return std;
 }
 
 /** Loads a trained VQ-VAE directory (config.json + model.safetensors), frozen and in eval mode. */

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../../src/torch/index.js";
-import { trainVqvae } from "../../src/train/vqvae_trainer.js";
+import { loadVqvae, quantisedLatentStd, trainVqvae } from "../../src/train/vqvae_trainer.js";
+import { openSliceDataset } from "../../src/data/dataset.js";
 import { trainMoE } from "../../src/train/moe_trainer.js";
 import { applyAblations } from "../../src/models/moediff/config.js";
 import { TrainingInterrupt } from "../../src/train/loop.js";
@@ -38,6 +39,22 @@ test("train-vqvae writes weights, config, log and held-out reconstruction metric
   const first = log.slice(0, 5).reduce((s, r) => s + r.loss, 0) / 5;
   const last = log.slice(-5).reduce((s, r) => s + r.loss, 0) / 5;
   assert.ok(last < 0.5 * first, `VQ-VAE loss fell from ${first} to ${last}`);
+});
+
+test("train-vqvae scales the latent by its std (scaleByStd): the saved scaleFactor is 1 / std of zq on the training slices", () => {
+  const cfg = JSON.parse(readFileSync(join(vqvae, "config.json"), "utf8")) as { model: { scaleFactor: number } };
+  const m = JSON.parse(readFileSync(join(vqvae, "metrics.json"), "utf8")) as { latentStd: number };
+  assert.ok(Math.abs(cfg.model.scaleFactor * m.latentStd - 1) < 1e-5, `scaleFactor ${cfg.model.scaleFactor}, std ${m.latentStd}`);
+  const { model, config } = loadVqvae(vqvae);
+  const ds = openSliceDataset(data);
+  try {
+    // Independently: the loaded model's scaled latents have unit standard deviation.
+    assert.ok(Math.abs(quantisedLatentStd(model, ds, config, "cpu") * model.scaleFactor - 1) < 1e-4);
+    assert.notEqual(model.scaleFactor, tinyVqvaeConfig(1).model.scaleFactor);
+  } finally {
+    model.dispose();
+    ds.close();
+  }
 });
 
 test("MoE smoke run: the total loss decreases and gating weights stay a probability distribution", async () => {
