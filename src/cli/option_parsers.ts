@@ -8,3 +8,21 @@ export function positiveInt(name: string): (v: string) => number {
     return n;
   };
 }
+
+/** A parser accepting integers >= 0, naming the option otherwise. */
+export function nonNegativeInt(name: string): (v: string) => number {
+  return (v) => {
+    const x = Number(v);
+    if (!/^\s*\d+\s*$/.test(v) || !Number.isInteger(x)) throw new Error(`--${name} must be an integer >= 0, got '${v}'`);
+    return x;
+  };
+}
+
+/** --voxel: one size in mm or three ("0.7" or "0.7,0.7,1"). */
+export function parseVoxel(v: string): number | [number, number, number] {
+  const parts = v.split(",").map((s) => Number(s.trim()));
+  if ((parts.length !== 1 && parts.length !== 3) || parts.some((x) => !(Number.isFinite(x) && x > 0))) {
+    throw new Error(`--voxel must be a positive size in mm or three of them (e.g. 0.7 or 0.7,0.7,1), got '${v}'`);
+  }
+  return parts.length === 1 ? (parts[0] as number) : (parts as [number, number, number]);
+}

@@ -14,6 +14,7 @@ import { gridFor, voxelSizes, type Grid } from "../../volume/affine.js";
 import { reorient } from "../../volume/reorient.js";
 import { resample, type Interpolation } from "../../volume/resample.js";
 import { fmt, parseNonFinite } from "../nifti_options.js";
+import { nonNegativeInt, parseVoxel } from "../option_parsers.js";
 
 export const BASELINE_METHODS = ["trilinear", "bspline", "input"] as const;
 export type BaselineMethod = (typeof BASELINE_METHODS)[number];
@@ -34,20 +35,6 @@ function parseMethod(v: string): BaselineMethod {
   return v as BaselineMethod;
 }
 
-function parseVoxel(v: string): number | [number, number, number] {
-  const parts = v.split(",").map((s) => Number(s.trim()));
-  if ((parts.length !== 1 && parts.length !== 3) || parts.some((x) => !(Number.isFinite(x) && x > 0))) {
-    throw new Error(`--voxel must be a positive size in mm or three of them (e.g. 0.7 or 0.7,0.7,1), got '${v}'`);
-  }
-  return parts.length === 1 ? (parts[0] as number) : (parts as [number, number, number]);
-}
-
-function nonNegativeInt(v: string): number {
-  const x = Number(v);
-  if (!(Number.isInteger(x) && x >= 0)) throw new Error(`--volume-index must be an integer >= 0, got '${v}'`);
-  return x;
-}
-
 export function registerBaseline(program: Command): void {
   program
     .command("baseline")
@@ -57,7 +44,7 @@ export function registerBaseline(program: Command): void {
     .requiredOption("--method <name>", `${BASELINE_METHODS.join(", ")} (input = nearest neighbour: the acquired voxels themselves)`, parseMethod)
     .option("--voxel <mm>", "target voxel size, one number or three", parseVoxel)
     .option("--like <file>", "put the output on this volume's grid")
-    .option("--volume-index <n>", "which frame of a 4-D input", nonNegativeInt)
+    .option("--volume-index <n>", "which frame of a 4-D input", nonNegativeInt("volume-index"))
     .option("--non-finite <mode>", "NaN/Inf voxels in the input: error or zero", parseNonFinite, "error")
     .action((input: string, opts: BaselineCliOptions) => {
       if ((opts.voxel === undefined) === (opts.like === undefined)) throw new Error("give the target grid with --voxel MM or --like REF.nii.gz (one of them)");

@@ -15,7 +15,7 @@ import { loadModelDir } from "../../inference/model_dir.js";
 import { enhanceVolume, type EnhanceOptions } from "../../inference/enhance.js";
 import { writeFileAtomic } from "../../util/atomic_write.js";
 import { fmt, parseNonFinite } from "../nifti_options.js";
-import { positiveInt } from "../option_parsers.js";
+import { nonNegativeInt, parseVoxel, positiveInt } from "../option_parsers.js";
 import { progress } from "../progress.js";
 
 /** Where the embedded default model lives (issue 7 puts one there). */
@@ -42,14 +42,6 @@ interface EnhanceCliOptions {
   nonFinite: "error" | "zero";
 }
 
-function parseVoxel(v: string): number | [number, number, number] {
-  const parts = v.split(",").map((s) => Number(s.trim()));
-  if ((parts.length !== 1 && parts.length !== 3) || parts.some((x) => !(Number.isFinite(x) && x > 0))) {
-    throw new Error(`--voxel must be a positive size in mm or three of them (e.g. 0.7 or 0.7,0.7,1), got '${v}'`);
-  }
-  return parts.length === 1 ? (parts[0] as number) : (parts as [number, number, number]);
-}
-
 function parseSampler(v: string): "ddim" | "ddpm" {
   if (v !== "ddim" && v !== "ddpm") throw new Error(`--sampler must be ddim or ddpm, got '${v}'`);
   return v;
@@ -59,14 +51,6 @@ function nonNegative(name: string) {
   return (v: string): number => {
     const x = Number(v);
     if (!(Number.isFinite(x) && x >= 0)) throw new Error(`--${name} must be a number >= 0, got '${v}'`);
-    return x;
-  };
-}
-
-function nonNegativeInt(name: string) {
-  return (v: string): number => {
-    const x = Number(v);
-    if (!(Number.isInteger(x) && x >= 0)) throw new Error(`--${name} must be an integer >= 0, got '${v}'`);
     return x;
   };
 }
