@@ -23,7 +23,7 @@ import * as T from "../torch/index.js";
 import type { Volume } from "../volume/volume.js";
 import type { Grid, Vec3 } from "../volume/affine.js";
 import { gridFor, voxelSizes } from "../volume/affine.js";
-import { orientationCode, reorient } from "../volume/reorient.js";
+import { orientationCode, reorient, reorientGrid } from "../volume/reorient.js";
 import { resample } from "../volume/resample.js";
 import { normaliseIntensity } from "../data/normalise.js";
 import { BRAIN_LEVEL } from "../data/brain_fraction.js";
@@ -107,7 +107,7 @@ export class EnhanceError extends Error {
 /** The input on the target grid, RAS, normalised. */
 export function prepareInput(lr: Volume, o: Pick<EnhanceOptions, "voxelSize" | "like">, card: LoadedModel["card"]): { norm: Volume; scale: number } {
   const ras = reorient(lr, "RAS");
-  const grid: Grid = o.like !== undefined ? reorientGrid(o.like) : gridFor(ras, o.voxelSize ?? (card.voxelSize as Vec3));
+  const grid: Grid = o.like !== undefined ? reorientGrid(o.like, "RAS") : gridFor(ras, o.voxelSize ?? (card.voxelSize as Vec3));
   const onTarget = resample(ras, grid, { interpolation: card.lrInterpolation, fill: 0 });
   let n;
   try {
@@ -126,12 +126,6 @@ export function prepareInput(lr: Volume, o: Pick<EnhanceOptions, "voxelSize" | "
     );
   }
   return { norm: n.volume, scale: n.scale };
-}
-
-/** A grid reoriented to RAS (the grid of `reorient` applied to a volume on it). */
-function reorientGrid(g: Grid): Grid {
-  const v = reorient({ data: new Float32Array(g.dims[0] * g.dims[1] * g.dims[2]), dims: g.dims, affine: g.affine }, "RAS");
-  return { dims: v.dims, affine: v.affine };
 }
 
 interface WorkItem {

@@ -4,7 +4,7 @@
 // which voxel axis c INCREASES. "RAS": i runs towards the Right, j Anterior, k Superior; "LPI": i runs
 // towards the Left, j Posterior, k Inferior. (ITK/DICOM "RAI"-style codes name where axes come FROM and
 // are the opposite letters.) World space is RAS+ as in NIfTI.
-import { checkAffine, multiply } from "./affine.js";
+import { checkAffine, multiply, type Grid } from "./affine.js";
 import { checkVolume, type Mat4, type Volume } from "./volume.js";
 
 const LETTERS: readonly (readonly [string, string])[] = [
@@ -84,19 +84,26 @@ function parseCode(code: string): AxisOrientation {
  * position. Oblique affines keep their obliquity: only the order and direction of the axes change.
  * Returns a new volume; the input is not modified.
  */
-export function reorient(volume: Volume, code = "RAS"): Volume {
-  checkVolume(volume, "reorient: volume");
+interface ReorientPlan {
+  dims: [number, number, number];
+  affine: Mat4;
+  /** Input index of output voxel (0, 0, 0), and the input index step per output axis. */
+  start: number;
+  step: [number, number, number];
+}
+
+function reorientPlan(grid: Grid, code: string): ReorientPlan {
   const want = parseCode(code);
-  const have = axisOrientation(volume.affine);
-  const inStride = [1, volume.dims[0], volume.dims[0] * volume.dims[1]];
+  const have = axisOrientation(grid.affine);
+  const inStride = [1, grid.dims[0], grid.dims[0] * grid.dims[1]];
   const dims: [number, number, number] = [1, 1, 1];
   // P maps output voxel coordinates to input voxel coordinates: in_c = flip ? n_c - 1 - u_r : u_r.
   const p = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-  const step = [0, 0, 0];
+  const step: [number, number, number] = [0, 0, 0];
   let start = 0;
   for (let r = 0; r < 3; r++) {
     const c = have.worldAxis.indexOf(want.worldAxis[r] as number);
-    const n = volume.dims[c] as number;
+    const n = grid.dims[c] as number;
     const flip = have.sign[c] !== want.sign[r];
     dims[r] = n;
     p[4 * c + r] = flip ? -1 : 1;
@@ -106,6 +113,18 @@ export function reorient(volume: Volume, code = "RAS"): Volume {
     }
     step[r] = (flip ? -1 : 1) * (inStride[c] as number);
   }
+  return { dims, affine: multiply(grid.affine, p), start, step };
+}
+
+/** The grid reorient() puts a volume on `grid` onto (no data is touched). */
+export function reorientGrid(grid: Grid, code = "RAS"): Grid {
+  const { dims, affine } = reorientPlan(grid, code);
+  return { dims, affine };
+}
+
+export function reorient(volume: Volume, code = "RAS"): Volume {
+  checkVolume(volume, "reorient: volume");
+  const { dims, affine, start, step } = reorientPlan(volume, code);
   const [mx, my, mz] = dims;
   const [s0, s1, s2] = step as [number, number, number];
   const data = new Float32Array(mx * my * mz);
@@ -117,7 +136,7 @@ export function reorient(volume: Volume, code = "RAS"): Volume {
       for (let i = 0; i < mx; i++, q += s0) data[o++] = src[q] as number;
     }
   }
-  return { data, dims, affine: multiply(volume.affine, p) };
+  return { data, dims, affine };
 }
 
 /** reorient(volume, "RAS"). */
