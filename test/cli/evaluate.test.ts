@@ -1,7 +1,7 @@
 // `moediff-sr evaluate` through runEvaluate (no process spawning): NIfTI files in, report and JSON out.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeNifti } from "../../src/nifti/index.js";
@@ -110,4 +110,27 @@ test("NaN voxels, empty masks, constant references and bad options are clear err
   assertThrowsMatching(() => runEvaluate({ pred: PRED, ref: empty }), /is constant \(max - min = 0\): pass --data-range/);
   assertThrowsMatching(() => runEvaluate({ pred: PRED, ref: REF, labelNames: "x.json" }), /--label-names needs --labels/);
   assertThrowsMatching(() => runEvaluate({ pred: PRED, ref: REF, dataRange: -1 }), /--data-range must be a positive number, got -1/);
+});
+
+test("--regions DIR: one region per mask file, overlapping masks allowed, empty masks skipped", () => {
+  const dir = join(work, "regions");
+  mkdirSync(dir);
+  const left = Float32Array.from(labels, (v) => (v === 1 ? 1 : 0));
+  const both = Float32Array.from(labels, (v) => (v > 0 ? 1 : 0));
+  writeNifti(join(dir, "left.nii.gz"), { data: left, dims: g.dims, affine: AFFINE });
+  writeNifti(join(dir, "both.nii"), { data: both, dims: g.dims, affine: AFFINE });
+  writeNifti(join(dir, "empty.nii.gz"), { data: new Float32Array(n), dims: g.dims, affine: AFFINE });
+  writeFileSync(join(dir, "regions.json"), "{}");
+  const r = runEvaluate({ pred: PRED, ref: REF, regions: dir });
+  assert.deepEqual(r.regions.map((x) => [x.set, x.name]), [["regions", "both"], ["regions", "left"]]);
+  assert.deepEqual(r.regionsSkipped, ["empty"]);
+  // The same numbers as the golden label and mask regions: overlapping masks are scored independently.
+  const [bothR, leftR] = r.regions as [EvaluateReport["regions"][number], EvaluateReport["regions"][number]];
+  assertClose([bothR.mse, bothR.ssim, bothR.hfen], [g.masked.mse, g.masked.ssim, g.masked.hfen], TOL);
+  assertClose([leftR.mse, leftR.ssim, leftR.hfen], [g.labels["1"]!.mse, g.labels["1"]!.ssim, g.labels["1"]!.hfen], TOL);
+  assert.match(formatReport(r), /empty on this grid, skipped: empty/);
+  const none = join(work, "no-masks");
+  mkdirSync(none);
+  assertThrowsMatching(() => runEvaluate({ pred: PRED, ref: REF, regions: none }), /holds no NIfTI mask/);
+  assertThrowsMatching(() => runEvaluate({ pred: PRED, ref: REF, regions: join(work, "missing") }), /is not a readable directory/);
 });

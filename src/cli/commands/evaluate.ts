@@ -1,4 +1,4 @@
-// `moediff-sr evaluate --pred P --ref R [--mask M] [--labels L [--label-names F]] [--per-slice] [--json]
+// `moediff-sr evaluate --pred P --ref R [--mask M] [--labels L [--label-names F]] [--regions DIR] [--per-slice] [--json]
 //   [--lpips-backbone FILE --lpips-linear FILE [--lpips-net vgg|alex]]`:
 // PSNR, SSIM, RMSE, HFEN (and MSE) of a prediction against a reference volume, for the whole volume,
 // per region, and optionally per slice. Definitions in src/metrics/volume_metrics.ts and regions.ts.
@@ -10,13 +10,18 @@
 //
 // Decisions: pred, mask and labels must lie on the reference grid (same dims, affine equal to 1e-4 mm);
 // otherwise the command refuses and suggests --resample, which resamples pred trilinearly (mask and
-// labels by nearest neighbour) onto the reference grid. The data range is max - min of the reference
+// labels by nearest neighbour) onto the reference grid. --regions DIR takes every NIfTI mask in DIR
+// (as `segment --regions DIR` writes them: brain, csf, gm, wm, centrum_semiovale, cortex, gw_junction)
+// as one region each, named by the file name; masks may overlap. An empty mask there is reported as
+// skipped rather than failing the whole evaluation (a crop may miss a region). The data range is max - min of the reference
 // unless --data-range is given. NaN/Inf voxels are an error unless --non-finite zero.
 // Engine-free unless LPIPS is asked for: only then are the tensor engine and the LPIPS modules
 // loaded (dynamic import, in evaluate()); runEvaluate() itself stays synchronous and engine-free and
 // takes the loaded LPIPS scorer as an argument.
 // In --json output, non-finite numbers are written as the strings "Infinity", "-Infinity", "NaN".
 import type { Command } from "commander";
+import { readdirSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
 import { readNifti, toVolume } from "../../nifti/index.js";
 import { fmt, parseNonFinite } from "../nifti_options.js";
 import { dataRange as minMax, type Volume } from "../../volume/volume.js";
@@ -34,6 +39,8 @@ export interface EvaluateOptions {
   labels?: string;
   /** Names for the labels (JSON object or value/name table). */
   labelNames?: string;
+  /** A directory of mask files (segment --regions): one region per file, named by the file. */
+  regions?: string;
   /** Data range for PSNR and SSIM; default max - min of the reference. */
   dataRange?: number;
   /** Also report every slice across `axis` (default 2). */
@@ -89,10 +96,14 @@ export interface EvaluateReport {
   /** Which inputs were resampled onto the reference grid. */
   resampled: string[];
   volume: VolumeScores;
-  regions: (RegionMetrics & { set: "mask" | "labels" })[];
+  regions: (RegionMetrics & { set: RegionSetKind })[];
+  /** Masks of --regions that were empty on the reference grid. */
+  regionsSkipped?: string[];
   slices?: { axis: Axis; metrics: SliceMetrics[] };
   lpips?: LpipsReport;
 }
+
+export type RegionSetKind = "mask" | "labels" | "regions";
 
 /** Tolerance (mm) on affine entries for "the same grid". */
 const GRID_TOL = 1e-4;
@@ -128,6 +139,35 @@ function regionsOf(file: string, ref: Volume, o: EvaluateOptions, kind: "mask" |
   const v = onRefGrid(load(file, kind, o.nonFinite ?? "error"), ref, kind, file, o, "nearest", resampled);
   if (kind === "mask") return regionsFromMask(v.data, "mask");
   return regionsFromLabels(v.data, o.labelNames !== undefined ? readLabelNames(o.labelNames) : undefined, `labels ${file}`);
+}
+
+const NIFTI_NAME = /\.nii(\.gz)?$/;
+
+/** The mask files of a --regions directory, sorted by name; a clear error when there are none. */
+export function regionMaskFiles(dir: string): string[] {
+  let names: string[];
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error("not a directory");
+    names = readdirSync(dir);
+  } catch (e) {
+    throw new RangeError(`evaluate: --regions ${dir} is not a readable directory (${e instanceof Error ? e.message : String(e)}); pass the directory written by \`moediff-sr segment --regions DIR\``);
+  }
+  const files = names.filter((n) => NIFTI_NAME.test(n)).sort();
+  if (files.length === 0) throw new RangeError(`evaluate: --regions ${dir} holds no NIfTI mask (.nii or .nii.gz); pass the directory written by \`moediff-sr segment --regions DIR\``);
+  return files.map((n) => join(dir, n));
+}
+
+/** One region set per mask file of a --regions directory; empty masks are returned as skipped. */
+function regionsFromDir(dir: string, ref: Volume, o: EvaluateOptions, resampled: string[]): { sets: RegionSet[]; skipped: string[] } {
+  const sets: RegionSet[] = [];
+  const skipped: string[] = [];
+  for (const file of regionMaskFiles(dir)) {
+    const name = basename(file).replace(NIFTI_NAME, "");
+    const v = onRefGrid(load(file, "region mask", o.nonFinite ?? "error"), ref, "region mask", file, o, "nearest", resampled);
+    if (!v.data.some((x) => x !== 0 && !Number.isNaN(x))) skipped.push(name);
+    else sets.push(regionsFromMask(v.data, name));
+  }
+  return { sets, skipped };
 }
 
 /** Whether the options ask for LPIPS; throws if they do so incompletely. */
@@ -197,9 +237,15 @@ export function runEvaluate(o: EvaluateOptions, lpips?: LpipsScorer): EvaluateRe
     range = hi - lo;
     if (!(range > 0)) throw new RangeError(`evaluate: the reference ${o.ref} is constant (max - min = 0): pass --data-range`);
   }
-  const sets: ["mask" | "labels", RegionSet][] = [];
+  const sets: [RegionSetKind, RegionSet][] = [];
   if (o.mask !== undefined) sets.push(["mask", regionsOf(o.mask, ref, o, "mask", resampled)]);
   if (o.labels !== undefined) sets.push(["labels", regionsOf(o.labels, ref, o, "labels", resampled)]);
+  let regionsSkipped: string[] | undefined;
+  if (o.regions !== undefined) {
+    const fromDir = regionsFromDir(o.regions, ref, o, resampled);
+    for (const rs of fromDir.sets) sets.push(["regions", rs]);
+    regionsSkipped = fromDir.skipped;
+  }
   const scores = volumeAndRegionMetrics(pred.data, ref.data, ref.dims, range, sets.map(([, rs]) => rs));
   const report: EvaluateReport = {
     pred: o.pred,
@@ -212,6 +258,7 @@ export function runEvaluate(o: EvaluateOptions, lpips?: LpipsScorer): EvaluateRe
     volume: scores.volume,
     regions: sets.flatMap(([set], s) => scores.regions[s]!.map((r) => ({ set, ...r }))),
   };
+  if (regionsSkipped !== undefined && regionsSkipped.length > 0) report.regionsSkipped = regionsSkipped;
   if (o.perSlice === true) report.slices = { axis, metrics: perSliceMetrics(pred.data, ref.data, ref.dims, range, axis) };
   if (lpipsWanted && lpips !== undefined) {
     const [low] = minMax(ref.data);
@@ -252,6 +299,7 @@ export function formatReport(r: EvaluateReport): string {
     `${name.slice(0, 21).padEnd(22)}${num(s.psnr, 3).padStart(9)}${num(s.ssim, 4).padStart(9)}${(Number.isFinite(s.rmse) ? fmt(s.rmse) : "n/a").padStart(12)}${num(s.hfen, 4).padStart(9)}${last.padStart(11)}`;
   out.push(header, row("volume", r.volume, String(r.volume.voxels)));
   for (const g of r.regions) out.push(row(g.name, g, String(g.voxels)));
+  if (r.regionsSkipped !== undefined) out.push(`(empty on this grid, skipped: ${r.regionsSkipped.join(", ")})`);
   if (r.regions.some((g) => g.ssimVoxels === 0)) out.push("(SSIM n/a: the region has no voxel in the SSIM map's interior, 5 voxels from the border)");
   const lp = r.lpips;
   if (lp !== undefined) {
@@ -297,6 +345,7 @@ export function registerEvaluate(program: Command): void {
     .option("--mask <file>", "mask volume: nonzero voxels form one region")
     .option("--labels <file>", "label map: one region per nonzero integer label")
     .option("--label-names <file>", "label names: JSON {\"1\": \"name\"} or a value<TAB>name table")
+    .option("--regions <dir>", "a directory of region masks (from `segment --regions DIR`): one region per mask file, masks may overlap")
     .option("--data-range <number>", "data range for PSNR and SSIM (default: reference max - min)", parseRange)
     .option("--per-slice", "also report every slice (2-D SSIM and HFEN)")
     .option("--axis <n>", "slice axis for --per-slice: 0, 1 or 2 (i, j, k)", parseAxis, 2 as Axis)
