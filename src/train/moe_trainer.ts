@@ -92,7 +92,7 @@ export async function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptio
   const model = new MoEDiffSR(config.model, vqvae.config.embedDim, 3, { device });
   const optimizer = new T.optim.AdamW(model.parameters(), { lr: tc.lr, weightDecay: tc.weightDecay });
   const scheduler = T.optim.linearWarmupSchedule(optimizer, { warmupSteps: tc.warmupSteps });
-  const ema = tc.emaDecay > 0 ? new T.optim.ExponentialMovingAverage(model.parameters(), { decay: tc.emaDecay }) : null;
+  const ema = tc.emaDecay > 0 ? new T.optim.ExponentialMovingAverage(model.parameters(), { decay: tc.emaDecay, warmup: true }) : null;
   const generator = new T.Generator({ seed: tc.seed, device });
   const weighting = new UncertaintyWeight({ wMin: config.losses.wMin, wMax: config.losses.wMax });
   const phi = makePhi(config, device);

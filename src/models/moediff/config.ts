@@ -136,7 +136,10 @@ export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.f
       gating: { mode: "global", hidden: 64, gamma: 0.1, usageDecay: 0.99, temperature: 1 },
       expert: { baseChannels: 16, timeEmbedDim: 64, numHeads: 2 },
     },
-    losses: { ...LOSSES, taskWeighting: "alphaBar" },
+    // wMax 1: Eq. 17's w = 1 / var(L_gating) saturated at 100 within a few hundred steps (the gating
+    // loss barely varies), and 100 x the diversity term of Eq. 16 then outweighed the experts' own
+    // losses ~50 to 1; with gradient clipping the experts stopped learning to denoise (eps MSE ~1).
+    losses: { ...LOSSES, taskWeighting: "alphaBar", wMax: 1 },
     inputs: { useBias: true, useGradwarp: true },
     training: {
       epochs: 40,
