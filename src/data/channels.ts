@@ -7,12 +7,16 @@
 //    scale of a scanner's bias file (HCP's BiasField is relative) does not matter. Voxels where the
 //    field is <= 0 (outside a masked bias file) get 0. Brain voxels: normalised HR > BRAIN_LEVEL.
 // g: the magnitude |u| (mm) of the gradient-nonlinearity displacement field: from the simulation's
-//    displacement map, or from a real distortion file. A real gdc file with 3 frames (a relative warp
-//    in mm, x/y/z, as HCP's *_gdc_warp / FSL convertwarp --relout write) is resampled component-wise
-//    onto the HR grid (trilinear) and its magnitude taken; a 3-D file is taken to be |u| in mm already.
-//    0 means "no distortion", so a missing file gives zeros.
+//    displacement map, or from a real distortion file. A real gdc file with 3 frames is an FSL relative
+//    warp in mm (HCP's *_gdc_warp, FSL convertwarp --relout; also `gradunwarp --write-warp`): its frames
+//    are FSL's scaled-voxel axes, which src/preprocess/gradunwarp/fsl_warp.ts turns into world
+//    displacements; those are resampled onto the HR grid (trilinear) and their magnitude taken. A 3-D
+//    file is taken to be |u| in mm already (`gradunwarp --write-map`). 0 means "no distortion", so a
+//    missing file gives zeros.
 import { readNifti, toVolume } from "../nifti/index.js";
 import { resampleLike } from "../volume/resample.js";
+import { fieldOnGrid, fromFslWarp } from "../preprocess/gradunwarp/fsl_warp.js";
+import { displacementMagnitude as fieldMagnitude } from "../preprocess/gradunwarp/displacement.js";
 import type { Grid } from "../volume/affine.js";
 import type { Volume } from "../volume/volume.js";
 import { BRAIN_LEVEL } from "./brain_fraction.js";
@@ -40,16 +44,6 @@ export function logBiasChannel(field: Volume, hrNormalised: Volume, what = "bias
   return logs;
 }
 
-/** |u| per voxel from three displacement components (mm). */
-export function displacementMagnitude(u: readonly [Volume, Volume, Volume]): Float32Array {
-  const [x, y, z] = u;
-  const n = x.data.length;
-  if (y.data.length !== n || z.data.length !== n) throw new RangeError("displacementMagnitude: the three components differ in size");
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.hypot(x.data[i] as number, y.data[i] as number, z.data[i] as number);
-  return out;
-}
-
 /** Reads a bias-field file and resamples it onto the HR grid (trilinear; outside its FOV: 0 = no information). */
 export function readBiasField(path: string, hrGrid: Grid): Volume {
   const im = readNifti(path);
@@ -69,7 +63,10 @@ export function readGdcMagnitude(path: string, hrGrid: Grid): Float32Array {
     }
     return g.data;
   }
-  if (frames !== 3) throw new RangeError(`gdc file ${path}: has ${frames} frames; expected a 3-frame displacement field (x, y, z in mm) or a 3-D |u| map`);
-  const comp = [0, 1, 2].map((f) => resampleLike(toVolume(im, f), hrGrid, { interpolation: "trilinear", fill: 0 })) as [Volume, Volume, Volume];
-  return displacementMagnitude(comp);
+  if (frames !== 3) throw new RangeError(`gdc file ${path}: has ${frames} frames; expected a 3-frame FSL relative warp (mm) or a 3-D |u| map`);
+  const first = toVolume(im, 0);
+  const warp = new Float32Array(3 * first.data.length);
+  for (let f = 0; f < 3; f++) warp.set(f === 0 ? first.data : toVolume(im, f).data, f * first.data.length);
+  const field = fromFslWarp({ dims: first.dims, affine: first.affine }, warp, `gdc file ${path}`);
+  return fieldMagnitude(fieldOnGrid(field, hrGrid, false));
 }
