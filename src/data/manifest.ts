@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Mat4 } from "../volume/volume.js";
+import type { PairRegistration } from "./pair_volumes.js";
 import type { ShardInfo } from "./shards.js";
 import type { Axis } from "./slicing.js";
 import type { SourceFile } from "./sources.js";
@@ -44,6 +45,8 @@ export interface PairRecord {
   readonly crop: { readonly rowOffset: number; readonly colOffset: number };
   /** For an LR file: the fraction of HR brain voxels inside the LR field of view. */
   readonly overlap?: number;
+  /** With prepare --register: the rigid LR-to-HR registration applied before resampling. */
+  readonly registration?: PairRegistration;
   /** Slices along the axis: all, skipped for too little brain, in no split (slab gaps), and per split. */
   readonly slices: { readonly total: number; readonly skipped: number; readonly unused: number; readonly train: number; readonly val: number; readonly test: number };
 }

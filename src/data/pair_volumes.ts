@@ -4,9 +4,14 @@
 //
 // A real LR must overlap its HR in world space: at least MIN_OVERLAP (50%) of the HR brain voxels
 // (normalised HR > BRAIN_LEVEL) must lie inside the LR field of view, otherwise the pair is refused
-// (the images are probably not in the same space: co-register them first). No registration is done
-// here: LR and HR are taken to be aligned in world coordinates.
+// (the images are probably not in the same space: co-register them first). Without `register`, LR and
+// HR are taken to be aligned in world coordinates; with it, the LR (moving) is first registered rigidly
+// to the HR (fixed, RAS-reoriented, raw intensities) and resampled through that transform; the transform
+// is returned for the pair's record (no timings, so the manifest stays reproducible).
 import { orientationCode } from "../nifti/index.js";
+import { registerRigid, type RegistrationResult } from "../preprocess/register/register.js";
+import type { RegisterOptions } from "../preprocess/register/options.js";
+import { resampleMoving } from "../preprocess/register/transform_file.js";
 import { reorient } from "../volume/reorient.js";
 import { resampleLike } from "../volume/resample.js";
 import { simulateAcquisition, type AcquisitionParams } from "../volume/simulate.js";
@@ -31,6 +36,22 @@ export interface HrSource {
   readonly originalOrientation: string;
 }
 
+/** The rigid LR-to-HR registration of a real pair, as recorded in the data-set manifest. */
+export interface PairRegistration {
+  readonly metric: string;
+  readonly init: string;
+  /** 4x4 rows: HR (fixed) world point -> LR (moving) world point, mm. */
+  readonly matrix: number[][];
+  /** 4x4 rows: LR world -> HR world. */
+  readonly inverse: number[][];
+  /** Angles about x, y, z in degrees (R = Rz Ry Rx) about the centre of the HR field of view. */
+  readonly rotationDeg: number[];
+  readonly translationMm: number[];
+  readonly levels: { readonly shrink: number; readonly iterations: number; readonly finalCost: number }[];
+  /** Fraction of the HR field of view inside the LR one after registration. */
+  readonly overlapAfter: number;
+}
+
 export interface PairVolumes {
   readonly lr: Volume;
   readonly lrScale: number;
@@ -42,6 +63,7 @@ export interface PairVolumes {
   readonly biasFile?: SourceFile;
   readonly gdcFile?: SourceFile;
   readonly overlap?: number;
+  readonly registration?: PairRegistration;
 }
 
 export function loadHr(path: string, nonFinite: "error" | "zero"): HrSource {
@@ -65,7 +87,32 @@ export function simulatedPair(hr: HrSource, params: AcquisitionParams): PairVolu
   };
 }
 
-export function realPair(hr: HrSource, e: PairEntry, nonFinite: "error" | "zero"): PairVolumes {
+const r9 = (x: number): number => Number(x.toPrecision(9));
+const rows = (m: readonly number[]): number[][] => [0, 1, 2, 3].map((r) => m.slice(4 * r, 4 * r + 4).map(r9));
+
+/** Registers the LR (moving) to the HR grid's volume (fixed); returns the transform and its record. */
+function registerPair(lr: Volume, hr: HrSource, options: RegisterOptions, what: string): { matrix: number[]; record: PairRegistration } {
+  let r: RegistrationResult;
+  try {
+    r = registerRigid(lr, hr.ras, options);
+  } catch (err) {
+    throw new Error(`${what}: registering the LR volume to the HR volume failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const record: PairRegistration = {
+    metric: r.metric,
+    init: r.init,
+    matrix: rows(r.matrix),
+    inverse: rows(r.inverse),
+    rotationDeg: r.parameters.angles.map((a) => r9((a * 180) / Math.PI)),
+    translationMm: r.parameters.translation.map(r9),
+    levels: r.levels.map((l) => ({ shrink: l.shrink, iterations: l.iterations, finalCost: r9(l.finalCost) })),
+    overlapAfter: Math.round(r.overlap.after * 1000) / 1000,
+  };
+  return { matrix: r.matrix, record };
+}
+
+/** A real pair; with `register` (options for registerRigid) the LR is rigidly registered to the HR first. */
+export function realPair(hr: HrSource, e: PairEntry, nonFinite: "error" | "zero", register: RegisterOptions | null = null): PairVolumes {
   const what = `${e.where} (subject ${e.subject})`;
   const lrRaw = readVolume(e.lr, `${what}: LR volume`, nonFinite);
   const overlap = overlapFraction(hr.norm, maskOf(hr.norm), lrRaw);
@@ -75,7 +122,8 @@ export function realPair(hr: HrSource, e: PairEntry, nonFinite: "error" | "zero"
         `(at least ${100 * MIN_OVERLAP}% needed); they are not in the same space: co-register LR to HR first`,
     );
   }
-  const onHr = resampleLike(lrRaw, hr.ras, { interpolation: "bspline", fill: 0 });
+  const reg = register === null ? null : registerPair(lrRaw, hr, register, what);
+  const onHr = reg === null ? resampleLike(lrRaw, hr.ras, { interpolation: "bspline", fill: 0 }) : resampleMoving(lrRaw, hr.ras, reg.matrix, "bspline");
   const lr = normaliseIntensity(onHr, `${what}: LR volume ${e.lr} on the HR grid`);
   const zeros = (): Float32Array => new Float32Array(hr.ras.data.length);
   return {
@@ -88,6 +136,7 @@ export function realPair(hr: HrSource, e: PairEntry, nonFinite: "error" | "zero"
     ...(e.bias !== undefined ? { biasFile: sourceFile(e.bias) } : {}),
     ...(e.gdc !== undefined ? { gdcFile: sourceFile(e.gdc) } : {}),
     overlap,
+    ...(reg !== null ? { registration: reg.record } : {}),
   };
 }
 

@@ -3,10 +3,11 @@
 // For every pair (acquisition), in order: the HR volume is read, reoriented to RAS (exact), normalised
 // (normalise.ts); slices with too little brain are skipped (brain_fraction.ts); the LR volume is made
 // (simulated from the HR with per-pair random acquisition parameters, or read and resampled onto the HR
-// grid), normalised separately; b and g are made (channels.ts); each kept slice is assigned to a split
-// (split.ts: by subject; one subject -> slabs with gaps) and written to that split's shards
-// (shards.ts) as cond [3,H,W], hr, bias, g [1,H,W]. Everything is written into a temporary directory
-// renamed into place at the end (output_dir.ts) with manifest.json (manifest.ts).
+// grid; with --register, after a rigid LR-to-HR registration recorded in the pair's entry), normalised
+// separately; b and g are made (channels.ts); each kept slice is assigned to a split (split.ts: by
+// subject; one subject -> slabs with gaps) and written to that split's shards (shards.ts) as cond
+// [3,H,W], hr, bias, g [1,H,W]. Everything is written into a temporary directory renamed into place at
+// the end (output_dir.ts) with manifest.json (manifest.ts).
 //
 // Simulated pairs: subject = the HR file's name without .nii/.nii.gz; --pairs-per-volume acquisitions
 // per HR file, each with voxel size, SNR, bias strength and gradwarp drawn uniformly from their ranges
@@ -148,10 +149,10 @@ async function build(o: ResolvedPrepareOptions, pairs: readonly PlannedPair[], d
     const report = (stage: string): void => o.onProgress?.({ pairsDone: id, pairs: pairs.length, stage, slicesWritten: written });
     report(`loading ${p.subject}`);
     const { hr, kept: keptHere } = hrOf(p.hrPath);
-    report(p.params !== undefined ? `simulating ${p.subject}` : `resampling ${p.subject}`);
+    report(p.params !== undefined ? `simulating ${p.subject}` : o.register !== null ? `registering ${p.subject}` : `resampling ${p.subject}`);
     await yieldToEventLoop();
     abortIfAsked();
-    const v: PairVolumes = p.params !== undefined ? simulatedPair(hr, p.params) : realPair(hr, p.entry as PairEntry, o.nonFinite);
+    const v: PairVolumes = p.params !== undefined ? simulatedPair(hr, p.params) : realPair(hr, p.entry as PairEntry, o.nonFinite, o.register);
     if (v.channels.bias === "zero") o.log?.(`note: pair ${id} (${p.subject}): no bias map given; its b channel is zero`);
     if (v.channels.g === "zero") o.log?.(`note: pair ${id} (${p.subject}): no gdc warp given; its g channel is zero`);
     const geo = sliceGeometry(hr.ras.dims, o.axis, o.height, o.width);
@@ -192,6 +193,7 @@ async function build(o: ResolvedPrepareOptions, pairs: readonly PlannedPair[], d
       grid: { dims: hr.ras.dims, affine: Array.from(hr.ras.affine), originalOrientation: hr.originalOrientation },
       crop: { rowOffset: geo.rowOffset, colOffset: geo.colOffset },
       ...(v.overlap !== undefined ? { overlap: round3(v.overlap) } : {}),
+      ...(v.registration !== undefined ? { registration: v.registration } : {}),
       slices: { total: geo.count, skipped: geo.count - keptHere.length, ...counts },
     });
     o.onProgress?.({ pairsDone: id + 1, pairs: pairs.length, stage: `done ${p.subject}`, slicesWritten: written });

@@ -6,6 +6,7 @@
 //   bias  0:0.4       (bias strength s: b in [exp(-s/2), exp(s/2)])
 //   gradwarp 0:1.0 mm (maximum displacement of the gradient-nonlinearity stand-in)
 import { existsSync, statSync } from "node:fs";
+import { resolveRegisterOptions, type RegisterOptions } from "../preprocess/register/options.js";
 import { MIN_BRAIN_FRACTION } from "./brain_fraction.js";
 import type { Axis } from "./slicing.js";
 import { MIN_SLAB_GAP } from "./split.js";
@@ -52,6 +53,8 @@ export interface PrepareOptions {
   readonly ranges?: Partial<AcquisitionRanges>;
   /** NaN/Inf voxels in the inputs: "error" (default) or "zero". */
   readonly nonFinite?: "error" | "zero";
+  /** Real pairs only: rigidly register each LR to its HR before resampling (true: default registration options). */
+  readonly register?: boolean | RegisterOptions;
   readonly onProgress?: (p: PrepareProgress) => void;
   /** Notes and warnings for the user. */
   readonly log?: (message: string) => void;
@@ -73,6 +76,8 @@ export interface ResolvedPrepareOptions {
   readonly pairsPerVolume: number;
   readonly ranges: AcquisitionRanges;
   readonly nonFinite: "error" | "zero";
+  /** Options for registerRigid, or null for no registration. */
+  readonly register: RegisterOptions | null;
   readonly onProgress?: (p: PrepareProgress) => void;
   readonly log?: (message: string) => void;
   readonly signal?: AbortSignal;
@@ -154,6 +159,12 @@ export function resolvePrepareOptions(o: PrepareOptions): ResolvedPrepareOptions
   const r = { ...d.ranges, ...(o.ranges ?? {}) };
   const nonFinite = o.nonFinite ?? "error";
   if (nonFinite !== "error" && nonFinite !== "zero") throw new RangeError(`prepare: nonFinite must be "error" or "zero", got ${JSON.stringify(nonFinite)}`);
+  const register = o.register === undefined || o.register === false ? null : o.register === true ? {} : o.register;
+  if (register !== null) {
+    if (src.kind !== "pairs") throw new RangeError("prepare: registration (--register) applies only to real pairs (--pairs); simulated pairs are aligned by construction");
+    if (typeof register !== "object" || register === null) throw new TypeError(`prepare: register must be true, false or registration options, got ${JSON.stringify(register)}`);
+    resolveRegisterOptions(register); // check the options now, before any volume is read
+  }
   return {
     output: o.output,
     source: src,
@@ -173,6 +184,7 @@ export function resolvePrepareOptions(o: PrepareOptions): ResolvedPrepareOptions
       gradwarp: checkRange("gradwarp", r.gradwarp, 0, true),
     },
     nonFinite,
+    register,
     ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
     ...(o.log !== undefined ? { log: o.log } : {}),
     ...(o.signal !== undefined ? { signal: o.signal } : {}),

@@ -2,6 +2,7 @@
 // set for training (see src/data/prepare.ts). Prints a summary: slices per split, time, size on disk.
 import { Option, type Command } from "commander";
 import { prepareDataset, PREPARE_DEFAULTS, defaultHrSource, type PrepareSource } from "../../data/prepare.js";
+import { METRICS, type Metric } from "../../preprocess/register/metrics.js";
 import { parseAxis } from "../../data/slicing.js";
 import { parseNonFinite } from "../nifti_options.js";
 import { progress } from "../progress.js";
@@ -24,7 +25,14 @@ interface PrepareCliOptions {
   shardSize: number;
   minBrain: number;
   nonFinite: "error" | "zero";
+  register?: boolean;
+  registerMetric?: Metric;
   force?: boolean;
+}
+
+function metric(v: string): Metric {
+  if (!(METRICS as readonly string[]).includes(v)) throw new Error(`--register-metric must be ${METRICS.join(" or ")}, got '${v}'`);
+  return v as Metric;
 }
 
 
@@ -92,6 +100,8 @@ export function registerPrepare(program: Command): void {
     .option("--shard-size <n>", "slices per shard file", positiveInt("shard-size"), d.shardSize)
     .option("--min-brain <f>", "skip slices where less than this fraction of voxels is brain (normalised HR > 0.05)", fraction, d.minBrain)
     .option("--non-finite <mode>", "NaN/Inf voxels in the inputs: error or zero", parseNonFinite, "error")
+    .option("--register", "with --pairs: rigidly register each LR to its HR (6 DOF, see moediff-sr register) before resampling it onto the HR grid")
+    .option("--register-metric <metric>", "with --register: ncc (default, same contrast) or mi (mutual information)", metric)
     .option("--force", "replace an existing data set at the output")
     .addHelpText(
       "after",
@@ -102,6 +112,8 @@ export function registerPrepare(program: Command): void {
       const given = [opts.default === true, opts.simulate !== undefined, opts.pairs !== undefined].filter(Boolean).length;
       if (given !== 1) throw new Error("give exactly one source: --default, --simulate HR.nii.gz [...] or --pairs manifest.csv");
       if (opts.subjects !== undefined && opts.pairs === undefined) throw new Error("--subjects applies only with --pairs");
+      if (opts.register === true && opts.pairs === undefined) throw new Error("--register applies only with --pairs (simulated pairs are aligned by construction)");
+      if (opts.registerMetric !== undefined && opts.register !== true) throw new Error("--register-metric applies only with --register");
       if (opts.pairs !== undefined) {
         const simOnly = ["pairsPerVolume", "voxel", "snr", "bias", "gradwarp"].filter((k) => cmd.getOptionValueSource(k) === "cli");
         if (simOnly.length > 0) {
@@ -136,6 +148,7 @@ export function registerPrepare(program: Command): void {
           pairsPerVolume: opts.pairsPerVolume,
           ranges: { voxel: opts.voxel, snr: opts.snr, bias: opts.bias, gradwarp: opts.gradwarp },
           nonFinite: opts.nonFinite,
+          ...(opts.register === true ? { register: opts.registerMetric !== undefined ? { metric: opts.registerMetric } : true } : {}),
           signal: controller.signal,
           log: (m) => process.stderr.write(`moediff-sr: ${m}\n`),
           onProgress: (p) => {
