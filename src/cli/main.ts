@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // moediff-sr command line.
 //
-// Commands that do not need the tensor engine (info FILE, convert, evaluate, figures, baseline) must run where
+// Commands that do not need the tensor engine (info FILE, convert, evaluate, figures, baseline, gradunwarp) must run where
 // the native addon is missing, so the engine is loaded only when a command needs
 // it: `info` imports it itself when given no file, and the commands whose modules
 // import the engine are registered only when they may be the one asked for.
@@ -11,8 +11,9 @@ import { registerConvert } from "./commands/convert.js";
 import { registerEvaluate } from "./commands/evaluate.js";
 import { registerFigures } from "./commands/figures.js";
 import { registerBaseline } from "./commands/baseline.js";
+import { registerGradunwarp } from "./commands/gradunwarp.js";
 
-const ENGINE_FREE = new Set(["info", "convert", "evaluate", "figures", "baseline"]);
+const ENGINE_FREE = new Set(["info", "convert", "evaluate", "figures", "baseline", "gradunwarp"]);
 
 const program = new Command()
   .name("moediff-sr")
@@ -32,6 +33,7 @@ const ENGINE_COMMANDS: readonly { name: string; load: () => Promise<(p: Command)
   { name: "enhance", load: async () => (await import("./commands/enhance.js")).registerEnhance },
   { name: "model-info", load: async () => (await import("./commands/model_info.js")).registerModelInfo },
   { name: "demo", load: async () => (await import("./commands/demo.js")).registerDemo },
+  { name: "register", load: async () => (await import("./commands/register.js")).registerRegister },
 ];
 
 async function registerEngineCommands(p: Command, only?: string): Promise<void> {
@@ -64,6 +66,7 @@ try {
   registerEvaluate(program);
   registerFigures(program);
   registerBaseline(program);
+  registerGradunwarp(program);
   await program.parseAsync(process.argv);
 } catch (e) {
   process.stderr.write(`moediff-sr: ${e instanceof Error ? e.message : String(e)}\n`);
