@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // moediff-sr command line.
 //
-// Commands that do not need the tensor engine (info FILE, convert, evaluate, figures, baseline, gradunwarp) must run where
-// the native addon is missing, so the engine is loaded only when a command needs
-// it: `info` imports it itself when given no file, and the commands whose modules
+// Commands that do not need the tensor engine (info FILE, convert, evaluate, figures, baseline,
+// gradunwarp, bias-correct) must run where the native addon is missing, so the engine is loaded only
+// when a command needs it: `info` imports it itself when given no file, and the commands whose modules
 // import the engine are registered only when they may be the one asked for.
 import { Command } from "commander";
 import { registerInfo } from "./commands/info.js";
@@ -12,8 +12,9 @@ import { registerEvaluate } from "./commands/evaluate.js";
 import { registerFigures } from "./commands/figures.js";
 import { registerBaseline } from "./commands/baseline.js";
 import { registerGradunwarp } from "./commands/gradunwarp.js";
+import { registerBiasCorrect } from "./commands/bias_correct.js";
 
-const ENGINE_FREE = new Set(["info", "convert", "evaluate", "figures", "baseline", "gradunwarp"]);
+const ENGINE_FREE = new Set(["info", "convert", "evaluate", "figures", "baseline", "gradunwarp", "bias-correct"]);
 
 const program = new Command()
   .name("moediff-sr")
@@ -67,6 +68,7 @@ try {
   registerFigures(program);
   registerBaseline(program);
   registerGradunwarp(program);
+  registerBiasCorrect(program);
   await program.parseAsync(process.argv);
 } catch (e) {
   process.stderr.write(`moediff-sr: ${e instanceof Error ? e.message : String(e)}\n`);
