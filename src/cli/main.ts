@@ -2,7 +2,7 @@
 // moediff-sr command line.
 //
 // Commands that do not need the tensor engine (info FILE, convert, evaluate, figures, baseline,
-// gradunwarp, bias-correct) must run where the native addon is missing, so the engine is loaded only
+// gradunwarp, bias-correct, segment) must run where the native addon is missing, so the engine is loaded only
 // when a command needs it: `info` imports it itself when given no file, and the commands whose modules
 // import the engine are registered only when they may be the one asked for.
 import { Command } from "commander";
@@ -13,8 +13,9 @@ import { registerFigures } from "./commands/figures.js";
 import { registerBaseline } from "./commands/baseline.js";
 import { registerGradunwarp } from "./commands/gradunwarp.js";
 import { registerBiasCorrect } from "./commands/bias_correct.js";
+import { registerSegment } from "./commands/segment.js";
 
-const ENGINE_FREE = new Set(["info", "convert", "evaluate", "figures", "baseline", "gradunwarp", "bias-correct"]);
+const ENGINE_FREE = new Set(["info", "convert", "evaluate", "figures", "baseline", "gradunwarp", "bias-correct", "segment"]);
 
 const program = new Command()
   .name("moediff-sr")
@@ -69,6 +70,7 @@ try {
   registerBaseline(program);
   registerGradunwarp(program);
   registerBiasCorrect(program);
+  registerSegment(program);
   await program.parseAsync(process.argv);
 } catch (e) {
   process.stderr.write(`moediff-sr: ${e instanceof Error ? e.message : String(e)}\n`);
