@@ -2,8 +2,8 @@
 // moediff-sr command line.
 //
 // Commands that do not need the tensor engine (info FILE, convert, evaluate, figures, baseline,
-// gradunwarp, bias-correct, segment) must run where the native addon is missing, so the engine is loaded only
-// when a command needs it: `info` imports it itself when given no file, and the commands whose modules
+// gradunwarp, bias-correct, segment) must run where the native addon is missing, so the engine is
+// loaded only when a command needs it: `info` imports it itself when given no file, and the commands whose modules
 // import the engine are registered only when they may be the one asked for.
 import { Command } from "commander";
 import { registerInfo } from "./commands/info.js";
