@@ -26,3 +26,12 @@ export function parseVoxel(v: string): number | [number, number, number] {
   }
   return parts.length === 1 ? (parts[0] as number) : (parts as [number, number, number]);
 }
+
+/** A parser accepting finite numbers for which `ok` holds; the error says `--name must be <what>`. */
+export function numberOption(name: string, what: string, ok: (x: number) => boolean): (v: string) => number {
+  return (v) => {
+    const x = v.trim() === "" ? Number.NaN : Number(v);
+    if (!Number.isFinite(x) || !ok(x)) throw new Error(`--${name} must be ${what}, got '${v}'`);
+    return x;
+  };
+}

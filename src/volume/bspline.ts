@@ -172,3 +172,51 @@ export function interpolateBSpline(c: BSplineCoefficients, x: number, y: number,
   }
   return s;
 }
+
+/**
+ * Evaluates the spline at many points without allocating: the buffers live in the sampler (one per
+ * loop, not shared between threads of work). Same values as interpolateBSpline; interior points skip
+ * the mirror lookups.
+ */
+export class BSplineSampler {
+  readonly #c: Float32Array;
+  readonly #dims: readonly [number, number, number];
+  readonly #w = [new Float64Array(4), new Float64Array(4), new Float64Array(4)] as const;
+  readonly #idx = [new Int32Array(4), new Int32Array(4), new Int32Array(4)] as const;
+
+  constructor(c: BSplineCoefficients) {
+    this.#c = c.coefficients;
+    this.#dims = c.dims;
+  }
+
+  #taps(x: number, n: number, stride: number, idx: Int32Array, w: Float64Array): void {
+    const f = Math.floor(x);
+    cubicWeights(x - f, w, 0);
+    if (f >= 1 && f + 2 < n) for (let t = 0; t < 4; t++) idx[t] = (f - 1 + t) * stride;
+    else for (let t = 0; t < 4; t++) idx[t] = mirrorIndex(f - 1 + t, n) * stride;
+  }
+
+  /** The spline at continuous voxel coordinates (x, y, z), mirror boundary. */
+  at(x: number, y: number, z: number): number {
+    const [nx, ny, nz] = this.#dims;
+    const [wx, wy, wz] = this.#w;
+    const [ix, iy, iz] = this.#idx;
+    const c = this.#c;
+    this.#taps(x, nx, 1, ix, wx);
+    this.#taps(y, ny, nx, iy, wy);
+    this.#taps(z, nz, nx * ny, iz, wz);
+    let s = 0;
+    for (let c2 = 0; c2 < 4; c2++) {
+      for (let c1 = 0; c1 < 4; c1++) {
+        const row = (iz[c2] as number) + (iy[c1] as number);
+        const inner =
+          (wx[0] as number) * (c[row + (ix[0] as number)] as number) +
+          (wx[1] as number) * (c[row + (ix[1] as number)] as number) +
+          (wx[2] as number) * (c[row + (ix[2] as number)] as number) +
+          (wx[3] as number) * (c[row + (ix[3] as number)] as number);
+        s += (wz[c2] as number) * (wy[c1] as number) * inner;
+      }
+    }
+    return s;
+  }
+}

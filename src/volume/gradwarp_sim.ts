@@ -18,7 +18,7 @@
 // receives) and det(I + grad u); all analytic, so they can be evaluated on any grid.
 import type { Random } from "../util/random.js";
 import { applyToPoint, checkAffine, invert, type Grid, type Vec3 } from "./affine.js";
-import { cubicWeights, mirrorIndex, prefilterBSpline } from "./bspline.js";
+import { BSplineSampler, prefilterBSpline } from "./bspline.js";
 import { checkVolume, type Volume } from "./volume.js";
 
 /** Exponents (a, b, c) of the monomials qx^a qy^b qz^c, total degree 2 and 3, in a fixed order. */
@@ -354,22 +354,10 @@ export function warpVolume(volume: Volume, field: GradwarpField): Volume {
   const dims: [number, number, number] = [volume.dims[0], volume.dims[1], volume.dims[2]];
   if (field.maxDisplacement === 0) return { data: new Float32Array(volume.data), dims, affine: Array.from(volume.affine) };
   const [nx, ny, nz] = dims;
-  const coef = prefilterBSpline(volume).coefficients;
   const inv = invert(volume.affine, "warpVolume: volume affine");
   const out = new Float32Array(volume.data.length);
-  const wx = new Float64Array(4);
-  const wy = new Float64Array(4);
-  const wz = new Float64Array(4);
-  const ix = new Int32Array(4);
-  const iy = new Int32Array(4);
-  const iz = new Int32Array(4);
+  const spline = new BSplineSampler(prefilterBSpline(volume));
   const inside = (x: number, n: number) => x >= -0.5 - EDGE_EPS && x <= n - 0.5 + EDGE_EPS;
-  const taps = (x: number, n: number, stride: number, idx: Int32Array, w: Float64Array) => {
-    const f = Math.floor(x);
-    cubicWeights(x - f, w, 0);
-    if (f >= 1 && f + 2 < n) for (let t = 0; t < 4; t++) idx[t] = (f - 1 + t) * stride;
-    else for (let t = 0; t < 4; t++) idx[t] = mirrorIndex(f - 1 + t, n) * stride;
-  };
   const rows = new RowEvaluator(field, volume, true);
   const a = volume.affine;
   const [a0, a4, a8] = [a[0] as number, a[4] as number, a[8] as number];
@@ -390,22 +378,7 @@ export function warpVolume(volume: Volume, field: GradwarpField): Volume {
           out[o] = 0;
           continue;
         }
-        taps(sx, nx, 1, ix, wx);
-        taps(sy, ny, nx, iy, wy);
-        taps(sz, nz, nx * ny, iz, wz);
-        let s = 0;
-        for (let c2 = 0; c2 < 4; c2++) {
-          for (let c1 = 0; c1 < 4; c1++) {
-            const row = (iz[c2] as number) + (iy[c1] as number);
-            const inner =
-              (wx[0] as number) * (coef[row + (ix[0] as number)] as number) +
-              (wx[1] as number) * (coef[row + (ix[1] as number)] as number) +
-              (wx[2] as number) * (coef[row + (ix[2] as number)] as number) +
-              (wx[3] as number) * (coef[row + (ix[3] as number)] as number);
-            s += (wz[c2] as number) * (wy[c1] as number) * inner;
-          }
-        }
-        out[o] = s * (rows.det[i] as number);
+        out[o] = spline.at(sx, sy, sz) * (rows.det[i] as number);
       }
     }
   }

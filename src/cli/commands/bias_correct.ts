@@ -8,7 +8,7 @@ import { readNifti, toVolume, writeNifti } from "../../nifti/index.js";
 import { maskFromVolume } from "../../preprocess/n4/mask.js";
 import { n4BiasCorrection, N4_DEFAULTS, type N4Iteration, type N4Options, type N4Result } from "../../preprocess/n4/n4.js";
 import { fmt, parseNonFinite } from "../nifti_options.js";
-import { nonNegativeInt, positiveInt } from "../option_parsers.js";
+import { nonNegativeInt, numberOption, positiveInt } from "../option_parsers.js";
 import { progress } from "../progress.js";
 
 interface BiasCorrectCliOptions {
@@ -25,14 +25,6 @@ interface BiasCorrectCliOptions {
   smoothing: number;
   volumeIndex?: number;
   nonFinite: "error" | "zero";
-}
-
-function numberOption(name: string, what: string, ok: (x: number) => boolean): (v: string) => number {
-  return (v) => {
-    const x = v.trim() === "" ? Number.NaN : Number(v);
-    if (!Number.isFinite(x) || !ok(x)) throw new Error(`--${name} must be ${what}, got '${v}'`);
-    return x;
-  };
 }
 
 /** "50x50x50x50" -> [50, 50, 50, 50]: maximum iterations per level, one entry per level. */

@@ -11,7 +11,7 @@ import type { Volume } from "../../volume/volume.js";
 import { writeFileAtomic } from "../../util/atomic_write.js";
 import { segment, TISSUE_DEFAULTS, TISSUE_LABEL_NAMES, TISSUE_NAMES, type SegmentResult } from "../../preprocess/segment/index.js";
 import { fmt, parseNonFinite } from "../nifti_options.js";
-import { nonNegativeInt, positiveInt } from "../option_parsers.js";
+import { nonNegativeInt, numberOption, positiveInt } from "../option_parsers.js";
 import { progress } from "../progress.js";
 
 interface SegmentCliOptions {
@@ -36,14 +36,6 @@ interface SegmentCliOptions {
   junctionWidth?: number;
   volumeIndex?: number;
   nonFinite: "error" | "zero";
-}
-
-function numberOption(name: string, what: string, ok: (x: number) => boolean): (v: string) => number {
-  return (v) => {
-    const x = v.trim() === "" ? Number.NaN : Number(v);
-    if (!Number.isFinite(x) || !ok(x)) throw new Error(`--${name} must be ${what}, got '${v}'`);
-    return x;
-  };
 }
 
 function parseChoice<T extends string>(name: string, choices: readonly T[]): (v: string) => T {

@@ -16,7 +16,7 @@
 // point outside the input's field of view (voxel coordinates beyond [-0.5, n - 0.5]) gives 0, as in
 // src/volume/resample.ts.
 import { invert } from "../../volume/affine.js";
-import { cubicWeights, mirrorIndex, prefilterBSpline } from "../../volume/bspline.js";
+import { BSplineSampler, prefilterBSpline } from "../../volume/bspline.js";
 import { checkVolume, type Volume } from "../../volume/volume.js";
 import type { DisplacementField } from "./displacement.js";
 import { sameGrid } from "./fsl_warp.js";
@@ -69,37 +69,8 @@ export function unwarpVolume(distorted: Volume, field: DisplacementField, option
   const a = distorted.affine;
   const inv = invert(a, "unwarpVolume: volume affine");
   const out = new Float32Array(n);
-  const wx = new Float64Array(4);
-  const wy = new Float64Array(4);
-  const wz = new Float64Array(4);
-  const ix = new Int32Array(4);
-  const iy = new Int32Array(4);
-  const iz = new Int32Array(4);
+  const spline = interpolation === "bspline" ? new BSplineSampler({ coefficients: src, dims: distorted.dims }) : null;
   const inside = (s: number, len: number) => s >= -0.5 - EDGE_EPS && s <= len - 0.5 + EDGE_EPS;
-  const taps = (s: number, len: number, stride: number, idx: Int32Array, w: Float64Array) => {
-    const f = Math.floor(s);
-    cubicWeights(s - f, w, 0);
-    if (f >= 1 && f + 2 < len) for (let t = 0; t < 4; t++) idx[t] = (f - 1 + t) * stride;
-    else for (let t = 0; t < 4; t++) idx[t] = mirrorIndex(f - 1 + t, len) * stride;
-  };
-  const bspline = (sx: number, sy: number, sz: number): number => {
-    taps(sx, nx, 1, ix, wx);
-    taps(sy, ny, nx, iy, wy);
-    taps(sz, nz, nx * ny, iz, wz);
-    let s = 0;
-    for (let c2 = 0; c2 < 4; c2++) {
-      for (let c1 = 0; c1 < 4; c1++) {
-        const r = (iz[c2] as number) + (iy[c1] as number);
-        const inner =
-          (wx[0] as number) * (src[r + (ix[0] as number)] as number) +
-          (wx[1] as number) * (src[r + (ix[1] as number)] as number) +
-          (wx[2] as number) * (src[r + (ix[2] as number)] as number) +
-          (wx[3] as number) * (src[r + (ix[3] as number)] as number);
-        s += (wz[c2] as number) * (wy[c1] as number) * inner;
-      }
-    }
-    return s;
-  };
   // Trilinear: between the outermost centre and the FOV face the edge value is held.
   const lo = new Int32Array(3);
   const hi = new Int32Array(3);
@@ -130,7 +101,7 @@ export function unwarpVolume(distorted: Volume, field: DisplacementField, option
     const c11 = (src[x0 + y1 + z1] as number) * (1 - tx) + (src[x1 + y1 + z1] as number) * tx;
     return (c00 * (1 - ty) + c10 * ty) * (1 - tz) + (c01 * (1 - ty) + c11 * ty) * tz;
   };
-  const sample = interpolation === "bspline" ? bspline : trilinear;
+  const sample = spline !== null ? (sx: number, sy: number, sz: number): number => spline.at(sx, sy, sz) : trilinear;
   let folded = 0;
   let outside = 0;
   let o = 0;

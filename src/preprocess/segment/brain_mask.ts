@@ -30,7 +30,7 @@
 // resolution, fat-suppressed sequences where fat is not the brightest class, strong bias fields,
 // images cropped through the brain) can leak into the scalp or cut off tissue. Check the mask
 // (--write-mask) and supply a better one with --mask when it fails.
-import { checkVolume, type Volume } from "../../volume/volume.js";
+import { checkVolume, dataRange, type Volume } from "../../volume/volume.js";
 import { voxelSizes } from "../../volume/affine.js";
 import { percentile } from "../../data/normalise.js";
 import { close, countMask, dilate, erode, fillHoles, largestComponent, touching6 } from "./morphology.js";
@@ -130,13 +130,7 @@ export function brainMask(volume: Volume, options: BrainMaskOptions = {}): Brain
     if (!(Number.isFinite(v) && v >= 0)) throw new RangeError(`brainMask: ${name} must be a number >= 0 (mm), got ${v}`);
   }
   const { data, dims } = volume;
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i] as number;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
+  const [lo, hi] = dataRange(data);
   if (lo === hi) throw new RangeError(`brainMask: the image is constant (every voxel is ${lo}): there is no head or brain to find`);
   const check = detectSkullStripped(volume);
   const stripped = options.skullStripped === undefined || options.skullStripped === "auto" ? check.skullStripped : options.skullStripped;
