@@ -14,6 +14,7 @@
 // Meant for skull-stripped T1w images (e.g. Colin27 ch2bet). With the scalp present the brightest
 // class may take in fat; pass the WM level explicitly then. Empty, non-positive, constant or
 // two-level volumes throw, saying so.
+import { multiOtsu } from "./otsu.js";
 import { checkVolume, type Volume } from "./volume.js";
 
 export interface WhiteMatterEstimate {
@@ -104,62 +105,17 @@ export function estimateWhiteMatter(volume: Volume): WhiteMatterEstimate {
 
 /**
  * Class means of the optimal 3-class split (least within-class sum of squares) of a histogram of
- * sorted[start..end), over cuts at bin edges. Throws when fewer than 3 bins are occupied.
+ * sorted[start..end), over cuts at bin edges (multiOtsu). Throws when fewer than 3 bins are occupied.
  */
 function histogramStart(sorted: Float32Array, start: number, end: number): [number, number, number] {
-  const lo = sorted[start] as number;
-  const width = ((sorted[end - 1] as number) - lo) / BINS;
-  // Prefix sums over bins of count, sum and sum of squares.
-  const pc = new Float64Array(BINS + 1);
-  const ps = new Float64Array(BINS + 1);
-  const pq = new Float64Array(BINS + 1);
-  for (let i = start; i < end; i++) {
-    const v = sorted[i] as number;
-    const b = Math.min(BINS - 1, Math.floor((v - lo) / width)) + 1;
-    pc[b] = (pc[b] as number) + 1;
-    ps[b] = (ps[b] as number) + v;
-    pq[b] = (pq[b] as number) + v * v;
-  }
-  for (let b = 1; b <= BINS; b++) {
-    pc[b] = (pc[b] as number) + (pc[b - 1] as number);
-    ps[b] = (ps[b] as number) + (ps[b - 1] as number);
-    pq[b] = (pq[b] as number) + (pq[b - 1] as number);
-  }
-  // Within-class sum of squares of bins a..b-1 (Infinity when empty: every class must hold voxels).
-  const cost = (a: number, b: number): number => {
-    const n = (pc[b] as number) - (pc[a] as number);
-    if (n === 0) return Infinity;
-    const s = (ps[b] as number) - (ps[a] as number);
-    return (pq[b] as number) - (pq[a] as number) - (s * s) / n;
-  };
-  // two[j]: best 2-class split of bins 0..j-1, and where its second class starts.
-  const two = new Float64Array(BINS + 1).fill(Infinity);
-  const twoCut = new Int32Array(BINS + 1);
-  for (let j = 2; j <= BINS; j++) {
-    for (let i = 1; i < j; i++) {
-      const v = cost(0, i) + cost(i, j);
-      if (v < (two[j] as number)) {
-        two[j] = v;
-        twoCut[j] = i;
-      }
-    }
-  }
-  let best = Infinity;
-  let cut1 = 0;
-  let cut2 = 0;
-  for (let j = 2; j < BINS; j++) {
-    const v = (two[j] as number) + cost(j, BINS);
-    if (v < best) {
-      best = v;
-      cut1 = twoCut[j] as number;
-      cut2 = j;
-    }
-  }
-  if (!Number.isFinite(best)) {
+  let means: number[];
+  try {
+    means = multiOtsu(sorted.subarray(start, end), 3, { bins: BINS, what: "estimateWhiteMatter" }).means;
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
     throw new RangeError(`estimateWhiteMatter: the foreground has fewer than 3 intensity levels: no 3 tissue classes to find; ${ADVICE}`);
   }
-  const mean = (a: number, b: number) => ((ps[b] as number) - (ps[a] as number)) / ((pc[b] as number) - (pc[a] as number));
-  return [mean(0, cut1), mean(cut1, cut2), mean(cut2, BINS)];
+  return [means[0] as number, means[1] as number, means[2] as number];
 }
 
 /** estimateWhiteMatter(volume).mean. */

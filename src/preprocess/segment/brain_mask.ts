@@ -34,7 +34,7 @@ import { checkVolume, dataRange, type Volume } from "../../volume/volume.js";
 import { voxelSizes } from "../../volume/affine.js";
 import { percentile } from "../../data/normalise.js";
 import { close, countMask, dilate, erode, fillHoles, largestComponent, touching6 } from "./morphology.js";
-import { multiOtsu } from "./otsu.js";
+import { multiOtsu } from "../../volume/otsu.js";
 
 export const SKULL_STRIP_MIN_BACKGROUND = 0.2;
 export const SKULL_STRIP_MIN_EDGE_RATIO = 0.2;

@@ -73,41 +73,48 @@ export interface Components {
   readonly sizes: number[];
 }
 
+/**
+ * Flood fill over face neighbours: starting from `seeds`, every voxel n for which take(n) returns true
+ * is taken (take marks it, so it returns false the next time) and its neighbours are tried in turn.
+ */
+function flood6(seeds: Iterable<number>, dims: Dims3, take: (n: number) => boolean): void {
+  const [nx, ny, nz] = dims;
+  const nxy = nx * ny;
+  const stack = new Int32Array(nxy * nz); // take() marks, so a voxel is pushed at most once
+  let top = 0;
+  const push = (n: number): void => {
+    if (take(n)) stack[top++] = n;
+  };
+  for (const seed of seeds) push(seed);
+  while (top > 0) {
+    const idx = stack[--top] as number;
+    const i = idx % nx;
+    const j = Math.floor(idx / nx) % ny;
+    const k = Math.floor(idx / nxy);
+    if (i > 0) push(idx - 1);
+    if (i < nx - 1) push(idx + 1);
+    if (j > 0) push(idx - nx);
+    if (j < ny - 1) push(idx + nx);
+    if (k > 0) push(idx - nxy);
+    if (k < nz - 1) push(idx + nxy);
+  }
+}
+
 /** 6-connected components of the mask, numbered in scan order (the first voxel met, i fastest). */
 export function connectedComponents(mask: Uint8Array, dims: Dims3): Components {
   checkMask(mask, dims, "connectedComponents");
-  const [nx, ny, nz] = dims;
-  const nxy = nx * ny;
   const labels = new Int32Array(mask.length);
   const sizes: number[] = [];
-  const stack = new Int32Array(mask.length);
-  let top = 0;
-  let c = 0;
-  let size = 0;
-  const visit = (n: number): void => {
-    if (mask[n] !== 0 && labels[n] === 0) {
-      labels[n] = c;
-      stack[top++] = n;
-      size++;
-    }
-  };
   for (let seed = 0; seed < mask.length; seed++) {
     if (mask[seed] === 0 || labels[seed] !== 0) continue;
-    c = sizes.length + 1;
-    size = 0;
-    visit(seed);
-    while (top > 0) {
-      const idx = stack[--top] as number;
-      const i = idx % nx;
-      const j = Math.floor(idx / nx) % ny;
-      const k = Math.floor(idx / nxy);
-      if (i > 0) visit(idx - 1);
-      if (i < nx - 1) visit(idx + 1);
-      if (j > 0) visit(idx - nx);
-      if (j < ny - 1) visit(idx + nx);
-      if (k > 0) visit(idx - nxy);
-      if (k < nz - 1) visit(idx + nxy);
-    }
+    const c = sizes.length + 1;
+    let size = 0;
+    flood6([seed], dims, (n) => {
+      if (mask[n] === 0 || labels[n] !== 0) return false;
+      labels[n] = c;
+      size++;
+      return true;
+    });
     sizes.push(size);
   }
   return { labels, sizes };
@@ -129,35 +136,20 @@ export function largestComponent(mask: Uint8Array, dims: Dims3): Uint8Array {
 export function fillHoles(mask: Uint8Array, dims: Dims3): Uint8Array {
   checkMask(mask, dims, "fillHoles");
   const [nx, ny, nz] = dims;
-  const nxy = nx * ny;
   const outside = new Uint8Array(mask.length);
-  const stack = new Int32Array(mask.length);
-  let top = 0;
-  const push = (n: number): void => {
-    if (mask[n] === 0 && outside[n] === 0) {
-      outside[n] = 1;
-      stack[top++] = n;
-    }
-  };
+  const faces: number[] = [];
   for (let k = 0; k < nz; k++) {
     for (let j = 0; j < ny; j++) {
       for (let i = 0; i < nx; i++) {
-        if (i === 0 || j === 0 || k === 0 || i === nx - 1 || j === ny - 1 || k === nz - 1) push(i + nx * (j + ny * k));
+        if (i === 0 || j === 0 || k === 0 || i === nx - 1 || j === ny - 1 || k === nz - 1) faces.push(i + nx * (j + ny * k));
       }
     }
   }
-  while (top > 0) {
-    const idx = stack[--top] as number;
-    const i = idx % nx;
-    const j = Math.floor(idx / nx) % ny;
-    const k = Math.floor(idx / nxy);
-    if (i > 0) push(idx - 1);
-    if (i < nx - 1) push(idx + 1);
-    if (j > 0) push(idx - nx);
-    if (j < ny - 1) push(idx + nx);
-    if (k > 0) push(idx - nxy);
-    if (k < nz - 1) push(idx + nxy);
-  }
+  flood6(faces, dims, (n) => {
+    if (mask[n] !== 0 || outside[n] !== 0) return false;
+    outside[n] = 1;
+    return true;
+  });
   const out = new Uint8Array(mask.length);
   for (let i = 0; i < out.length; i++) out[i] = outside[i] === 0 ? 1 : 0;
   return out;

@@ -2,7 +2,7 @@
 // whose answers are known.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { multiOtsu } from "../../../src/preprocess/segment/otsu.js";
+import { multiOtsu } from "../../../src/volume/otsu.js";
 import { fitGmmWithBias, kmeans1d } from "../../../src/preprocess/segment/gmm.js";
 import { basisAt, designMatrix, evalPoly, fitPoly, polyBasis, solveWeighted } from "../../../src/preprocess/segment/bias_poly.js";
 import { icmPotts } from "../../../src/preprocess/segment/mrf.js";
