@@ -15,6 +15,9 @@
 //   is then DDPM (a test checks it).
 // - DDIM timesteps: `steps` values spread evenly over [0, T - 1] (rounded, distinct), from T - 1 down
 //   to 0, so every chain starts at the schedule's noisiest level and ends at its cleanest whatever N.
+// - A partial chain (start < 1, SDEdit-style) begins at timestep round(start (T - 1)) from a noised
+//   initial estimate instead of pure noise; DDPM then visits that timestep and every one below it, DDIM
+//   spreads its steps over [0, round(start (T - 1))].
 // Coefficients are computed in float64 on the host and applied as scalars.
 import * as T from "../torch/index.js";
 import type { Tensor } from "../torch/index.js";
@@ -22,16 +25,18 @@ import type { NoiseSchedule } from "./noise_schedules.js";
 
 export type SamplerKind = "ddpm" | "ddim";
 
-/** The timesteps a sampler visits, in order (descending). DDPM visits all T; DDIM `steps` of them. */
-export function samplingTimesteps(schedule: NoiseSchedule, kind: SamplerKind, steps?: number): number[] {
+/** The timesteps a sampler visits, in order (descending). DDPM visits all T (from the start); DDIM `steps` of them. */
+export function samplingTimesteps(schedule: NoiseSchedule, kind: SamplerKind, steps?: number, start = 1): number[] {
   const n = schedule.numTimesteps;
-  if (kind === "ddpm") return Array.from({ length: n }, (_, i) => n - 1 - i);
+  if (!(start > 0 && start <= 1)) throw new RangeError(`the chain's start must be a fraction of the schedule in (0, 1], got ${String(start)}`);
+  const top = Math.round(start * (n - 1)); // the first visited timestep: n - 1 for a chain from pure noise
+  if (kind === "ddpm") return Array.from({ length: top + 1 }, (_, i) => top - i);
   if (steps === undefined || !Number.isInteger(steps) || steps < 1) throw new RangeError(`DDIM needs a positive integer number of steps, got ${String(steps)}`);
-  if (steps > n) throw new RangeError(`DDIM: ${steps} steps asked of a schedule of ${n} timesteps; use at most ${n}`);
-  if (steps === 1) return [n - 1];
+  if (steps > top + 1) throw new RangeError(`DDIM: ${steps} steps asked of a schedule of ${n} timesteps${start < 1 ? ` started at timestep ${top}` : ""}; use at most ${top + 1}`);
+  if (steps === 1) return [top];
   const out: number[] = [];
   for (let i = 0; i < steps; i++) {
-    const t = Math.round(((n - 1) * (steps - 1 - i)) / (steps - 1));
+    const t = Math.round((top * (steps - 1 - i)) / (steps - 1));
     if (out.length === 0 || out[out.length - 1] !== t) out.push(t);
   }
   return out;

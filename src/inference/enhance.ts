@@ -45,6 +45,8 @@ export interface EnhanceOptions {
   /** DDIM steps (ignored by DDPM, which visits every timestep). */
   steps: number;
   eta: number;
+  /** Where each chain starts, a fraction of its schedule in (0, 1] (default 1: pure noise; moe_sampler.ts). */
+  start?: number;
   mode: "joint" | "async";
   /** Async: skip an expert whose weight is below this (0: never). */
   skipBelow: number;
@@ -218,6 +220,7 @@ async function enhanceAlongAxis(lm: LoadedModel, norm: Volume, axis: Axis, o: En
           sampler: o.sampler,
           steps: o.steps,
           eta: o.eta,
+          ...(o.start === undefined ? {} : { start: o.start }),
           z0Clip: config.losses.z0HatClip,
           noise: perSampleNoise(seeds, { device }),
           skipBelow: o.skipBelow,
@@ -264,6 +267,7 @@ function checkOptions(o: EnhanceOptions, lm: LoadedModel): void {
   posInt(o.batch, "batch");
   if (o.sampler === "ddim") posInt(o.steps, "steps");
   if (!(o.eta >= 0)) throw new EnhanceError(`eta must be >= 0, got ${o.eta}`);
+  if (o.start !== undefined && !(o.start > 0 && o.start <= 1)) throw new EnhanceError(`start must be in (0, 1], got ${o.start}`);
   if (!Number.isInteger(o.overlap) || o.overlap < 0 || o.overlap >= Math.min(lm.card.slice.height, lm.card.slice.width)) {
     throw new EnhanceError(`overlap must be an integer in [0, ${Math.min(lm.card.slice.height, lm.card.slice.width)}), got ${o.overlap}`);
   }

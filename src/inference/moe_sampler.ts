@@ -18,6 +18,9 @@
 // if any of its samples needs it, and the samples that skip it get weight 0, so a slice's result does
 // not depend on which other slices share its batch.
 //
+// The chains run on the experts' diffusion target (z0, or the scaled residual z0 - condition latent:
+// config.model.target); every estimate is mapped back to a clean latent before it is returned.
+//
 // Noise: every draw comes from the caller's NoiseStreams, one stream per chain (stream 0 for the
 // joint chain, stream 1 + i for expert i's own chain), so results do not depend on batch size or on
 // which experts another sample skipped.
@@ -84,6 +87,12 @@ export interface MoESampleOptions {
   steps?: number;
   /** DDIM eta (0: deterministic given the start noise). */
   eta?: number;
+  /**
+   * Where the chain starts, as a fraction of each schedule (0, 1]: 1 = from pure noise (the paper); below
+   * 1 the chain starts at timestep round(start (T - 1)) from the noised target of the condition latent
+   * (SDEdit-style: the 3T latent itself for target "latent", a zero residual for target "residual").
+   */
+  start?: number;
   /** Clip of every z0_hat_i (0: none). */
   z0Clip: number;
   noise: NoiseStreams;
@@ -156,6 +165,12 @@ function walkChain(ts: readonly number[], start: Tensor, step: (z: Tensor, t: nu
   return z;
 }
 
+/** The chain's first latent: pure noise (start 1), or the condition's target noised to timestep t. */
+function chainStart(model: MoEDiffSR, schedule: NoiseSchedule, t: number, c: MoEConditioning, noise: NoiseSource, shape: number[], start = 1): Tensor {
+  if (start === 1) return noise.randn(shape);
+  return T.tidy(() => schedule.addNoise(model.toTarget(c.condLatent, c.condLatent), noise.randn(shape), t)); // Eq. 5
+}
+
 function clipped(z: Tensor, clip: number): Tensor {
   return clip > 0 ? z.clamp(-clip, clip) : z;
 }
@@ -170,14 +185,14 @@ export function sampleMoE(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOpti
 function sampleJoint(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, shape: number[], size: [number, number], eta: number): MoESampleResult {
   const k = model.numExperts;
   const ref = model.schedules[referenceSchedule(model.schedules)] as NoiseSchedule;
-  const ts = samplingTimesteps(ref, o.sampler, o.steps);
+  const ts = samplingTimesteps(ref, o.sampler, o.steps, o.start);
   const noise = o.noise(0);
   const total = ts.length * k;
   let done = 0;
   let lastExperts: Tensor[] | undefined;
-  let z: Tensor;
+  let x: Tensor;
   try {
-    z = walkChain(ts, noise.randn(shape), (zt, t, tPrev, last) => {
+    x = walkChain(ts, chainStart(model, ref, ts[0] as number, c, noise, shape, o.start), (zt, t, tPrev, last) => {
       const z0s = model.experts.map((_, i) => {
         const ti = (model.schedules[i] as NoiseSchedule).matchTimestep(ref, t);
         const eps = epsOf(model, i, zt, ti, c, size);
@@ -186,7 +201,7 @@ function sampleJoint(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, 
         return z0;
       });
       const agg = aggregateZ0(z0s, c.gates); // Eq. 9
-      if (last && o.keepExperts === true) lastExperts = z0s.map((x) => T.keep(x));
+      if (last && o.keepExperts === true) lastExperts = z0s.map((x0) => T.keep(model.fromTarget(x0, c.condLatent)));
       const n = stepNeedsNoise(ref, o.sampler, t, tPrev, eta) ? noise.randn(shape) : undefined;
       return samplerStep(o.sampler, ref, zt, t, tPrev, agg, eta, n);
     });
@@ -194,7 +209,9 @@ function sampleJoint(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, 
     lastExperts?.forEach((x) => x.dispose());
     throw e;
   }
-  return { z0: z, ...(lastExperts === undefined ? {} : { experts: lastExperts }), weights: c.gates.clone(), evaluations: new Array<number>(k).fill(ts.length) };
+  const z0 = T.tidy(() => model.fromTarget(x, c.condLatent));
+  x.dispose();
+  return { z0, ...(lastExperts === undefined ? {} : { experts: lastExperts }), weights: c.gates.clone(), evaluations: new Array<number>(k).fill(ts.length) };
 }
 
 /** Per-sample, per-expert "runs" mask [B, K] (1 = the expert's weight reaches the threshold). */
@@ -223,16 +240,17 @@ function sampleAsync(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, 
         return;
       }
       const sched = model.schedules[i] as NoiseSchedule;
-      const ts = samplingTimesteps(sched, o.sampler, steps[i]);
+      const ts = samplingTimesteps(sched, o.sampler, steps[i], o.start);
       const noise = o.noise(1 + i);
-      const z = walkChain(ts, noise.randn(shape), (zt, t, tPrev) => {
+      const x = walkChain(ts, chainStart(model, sched, ts[0] as number, c, noise, shape, o.start), (zt, t, tPrev) => {
         const eps = epsOf(model, i, zt, t, c, size);
         const z0 = clipped(sched.predictZ0(zt, t, eps), o.z0Clip); // Eq. 8 on the expert's own schedule
         o.onEvaluation?.(++done, total);
         const n = stepNeedsNoise(sched, o.sampler, t, tPrev, eta) ? noise.randn(shape) : undefined;
         return samplerStep(o.sampler, sched, zt, t, tPrev, z0, eta, n);
       });
-      finals.push(z);
+      finals.push(T.tidy(() => model.fromTarget(x, c.condLatent)));
+      x.dispose();
     });
     const weights = T.tidy(() => {
       const m = c.gates.ndim === 4 ? mask.unsqueeze(-1).unsqueeze(-1) : mask;

@@ -30,6 +30,7 @@ import { conditionEncoderInput, encoderInput } from "./encoder_input.js";
 import { JsonlLog } from "./jsonl_log.js";
 import { runTrainingLoop, type TrainerRunOptions } from "./loop.js";
 import { loadVqvae } from "./vqvae_trainer.js";
+import { residualScaleOf } from "./residual_scale.js";
 
 export interface TrainMoEOptions extends TrainerRunOptions {
   config: MoEDiffConfig;
@@ -72,7 +73,7 @@ export function totalStepsFor(config: MoEDiffConfig, trainSize: number): number 
 
 export async function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptions): Promise<TrainMoEResult> {
   const say = o.say ?? ((l: string) => console.log(l));
-  const config = o.config;
+  let config = o.config;
   const tc = config.training;
   const device = o.device ?? T.getDefaultDevice();
   const data = openSliceDataset(dataDir);
@@ -87,6 +88,11 @@ export async function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptio
   mkdirSync(outDir, { recursive: true });
   const ckptDir = join(outDir, "checkpoint");
   const log = new JsonlLog(join(outDir, "log.jsonl"));
+  if (config.model.target === "residual" && config.model.residualScale === 0) {
+    const residualScale = residualScaleOf(vqvae, data, config, device);
+    config = { ...config, model: { ...config.model, residualScale } };
+    say(`residual target: scale ${residualScale.toFixed(4)} (1 / std of z0 - condition latent over the training slices)`);
+  }
 
   T.manualSeed(tc.seed);
   const model = new MoEDiffSR(config.model, vqvae.config.embedDim, 3, { device });

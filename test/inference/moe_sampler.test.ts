@@ -14,9 +14,9 @@ import { assertThrowsMatching } from "../helpers.js";
 const C = 4;
 const maxAbsDiff = (a: T.Tensor, b: T.Tensor): number => T.tidy(() => a.sub(b).abs().amax().item());
 
-function tinyModel(timesteps: number[], seed = 1): MoEDiffSR {
+function tinyModel(timesteps: number[], seed = 1, target: { target?: "latent" | "residual"; residualScale?: number } = {}): MoEDiffSR {
   T.manualSeed(seed);
-  const m = new MoEDiffSR(tinyMoEConfig(1, { model: { timesteps } }).model, C);
+  const m = new MoEDiffSR(tinyMoEConfig(1, { model: { timesteps, ...target } }).model, C);
   m.eval();
   return m;
 }
@@ -63,7 +63,10 @@ test("same seeds, same samples; another seed, other samples; a sample does not d
   model.dispose();
 });
 
-/** Replaces every expert by the exact noise predictor for the clean latent z0 (on its own schedule). */
+/**
+ * Replaces every expert by the exact noise predictor for the clean latent z0 (on its own schedule), for
+ * the model's diffusion target (z0 itself or the scaled residual against the conditioning latent).
+ */
 function useOracles(model: MoEDiffSR, z0: T.Tensor, calls: number[][]): void {
   model.experts.forEach((e, i) => {
     const s = model.schedules[i]!;
@@ -71,7 +74,7 @@ function useOracles(model: MoEDiffSR, z0: T.Tensor, calls: number[][]): void {
       const ts = x.t.toArray() as number[];
       calls[i]!.push(ts[0] as number);
       const ab = s.alphaBar(ts[0] as number);
-      return T.tidy(() => x.zt.sub(z0.mul(Math.sqrt(ab))).div(Math.sqrt(1 - ab)));
+      return T.tidy(() => x.zt.sub(model.toTarget(z0, x.cond).mul(Math.sqrt(ab))).div(Math.sqrt(1 - ab)));
     };
   });
 }
@@ -128,6 +131,48 @@ test("oracle experts: asynchronous chains (own schedules, own step counts) each 
   [r.z0, r.weights, ...(r.experts ?? []), z0].forEach((t) => t.dispose());
   disposeCond(c);
   model.dispose();
+});
+
+test("residual target and partial starts: oracle experts recover z0 in both modes; the chain starts from the noised condition", () => {
+  // joint sampling is exact with oracles only when the schedules agree (see the test above)
+  const timesteps = { joint: [20, 20, 20], async: [10, 40, 20] };
+  for (const target of [{ target: "residual" as const, residualScale: 2.5 }, { target: "latent" as const }]) {
+    for (const mode of ["joint", "async"] as const) {
+      const model = tinyModel(timesteps[mode], 1, target);
+      const c = conditioning(model, 2, 6);
+      const z0 = T.tidy(() => T.randn([2, C, 8, 8], { generator: new T.Generator({ seed: 9 }) }));
+      for (const start of [1, 0.4]) {
+        const calls: number[][] = [[], [], []];
+        useOracles(model, z0, calls);
+        const r = sampleMoE(model, c, { mode, sampler: "ddim", steps: 8, start, z0Clip: 0, noise: perSampleNoise([1, 2]), keepExperts: true });
+        const what = `${target.target}, start ${start}, ${mode}`;
+        assert.ok(maxAbsDiff(r.z0, z0) < 1e-4, `${what}: ${maxAbsDiff(r.z0, z0)}`);
+        r.experts?.forEach((e, i) => assert.ok(maxAbsDiff(e, z0) < 1e-4, `${what}: expert ${i}`));
+        // the first timestep each expert is asked for: round(start (T_i - 1))
+        assert.deepEqual(calls.map((x) => x[0]), timesteps[mode].map((n) => Math.round(start * (n - 1))), what);
+        [r.z0, r.weights, ...(r.experts ?? [])].forEach((t) => t.dispose());
+      }
+      z0.dispose();
+      disposeCond(c);
+      model.dispose();
+    }
+  }
+});
+
+test("a residual model maps targets and latents both ways and refuses a scale of 0", () => {
+  const model = tinyModel([10, 40, 20], 1, { target: "residual", residualScale: 4 });
+  const z0 = T.randn([1, C, 8, 8]);
+  const cond = T.randn([1, C, 8, 8]);
+  const x0 = model.toTarget(z0, cond);
+  const expect = T.tidy(() => z0.sub(cond).mul(4));
+  assert.ok(maxAbsDiff(x0, expect) < 1e-6);
+  const back = model.fromTarget(x0, cond);
+  assert.ok(maxAbsDiff(back, z0) < 1e-5);
+  const unset = tinyModel([10, 40, 20], 1, { target: "residual", residualScale: 0 });
+  assertThrowsMatching(() => unset.toTarget(z0, cond), /residualScale is 0/);
+  [z0, cond, x0, expect, back].forEach((t) => t.dispose());
+  model.dispose();
+  unset.dispose();
 });
 
 test("async skipping: an expert below the threshold gets weight 0 per sample, runs only when some sample needs it", () => {

@@ -28,6 +28,16 @@ test("samplingTimesteps: DDPM visits T..0; DDIM N distinct steps from T-1 to 0",
   assertThrowsMatching(() => samplingTimesteps(s, "ddim", 0), /positive integer number of steps/);
 });
 
+test("samplingTimesteps from a partial start: the chain begins at round(start (T - 1))", () => {
+  const s = new NoiseSchedule({ numTimesteps: 21, kind: "linear" });
+  assert.deepEqual(samplingTimesteps(s, "ddpm", undefined, 0.5), [10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
+  assert.deepEqual(samplingTimesteps(s, "ddim", 3, 0.5), [10, 5, 0]);
+  assert.deepEqual(samplingTimesteps(s, "ddim", 1, 0.3), [6]);
+  assert.deepEqual(samplingTimesteps(s, "ddim", 4, 1), samplingTimesteps(s, "ddim", 4));
+  assertThrowsMatching(() => samplingTimesteps(s, "ddim", 12, 0.5), /12 steps asked of a schedule of 21 timesteps started at timestep 10; use at most 11/);
+  for (const bad of [0, -0.1, 1.5, Number.NaN]) assertThrowsMatching(() => samplingTimesteps(s, "ddim", 2, bad), /start must be a fraction of the schedule in \(0, 1\]/);
+});
+
 test("ddpmStep: mean and variance of q(z_{t-1} | z_t, z0) from the closed form (float64 on the host)", () => {
   const s = new NoiseSchedule({ numTimesteps: 50, kind: "cosine" });
   const zt = T.tensor([0.3, -1.2, 2.0, 0.05], [1, 4]);

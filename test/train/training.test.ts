@@ -8,7 +8,7 @@ import { join } from "node:path";
 import * as T from "../../src/torch/index.js";
 import { loadVqvae, quantisedLatentStd, trainVqvae } from "../../src/train/vqvae_trainer.js";
 import { openSliceDataset } from "../../src/data/dataset.js";
-import { trainMoE } from "../../src/train/moe_trainer.js";
+import { latentsOf, trainMoE } from "../../src/train/moe_trainer.js";
 import { applyAblations } from "../../src/models/moediff/config.js";
 import { TrainingInterrupt } from "../../src/train/loop.js";
 import { JsonlLog } from "../../src/train/jsonl_log.js";
@@ -55,6 +55,30 @@ test("train-vqvae scales the latent by its std (scaleByStd): the saved scaleFact
     model.dispose();
     ds.close();
   }
+});
+
+test("residual target: training sets residualScale = 1 / std of z0 - condition latent and saves it with the checkpoint", async () => {
+  const run = join(dir, "residual");
+  const config = tinyMoEConfig(4, { model: { target: "residual", residualScale: 0 } });
+  const r = await trainMoE(data, run, { config, vqvaeDir: vqvae, handleSignals: false, say: quiet });
+  assert.equal(r.stepsDone, 4);
+  assert.ok(r.history.every((h) => Number.isFinite(h.loss)));
+  const saved = JSON.parse(readFileSync(join(run, "config.json"), "utf8")) as { model: { target: string; residualScale: number } };
+  assert.equal(saved.model.target, "residual");
+  // independently: the std of z0 - condLatent over every training slice
+  const ds = openSliceDataset(data);
+  const { model: vq } = loadVqvae(vqvae);
+  const n = ds.size("train");
+  const std = T.tidy(() => {
+    const { z0, condLatent } = latentsOf(vq, ds, "train", Array.from({ length: n }, (_, i) => i), config, T.getDefaultDevice());
+    const d = z0.sub(condLatent).to("float64");
+    return d.sub(d.mean()).square().mean().sqrt().item();
+  });
+  vq.dispose();
+  assert.ok(Math.abs(saved.model.residualScale * std - 1) < 1e-6, `scale ${saved.model.residualScale}, std ${std}`);
+  // the checkpoint holds the same config, so `train --resume` (which reads config.json) matches it
+  const state = JSON.parse(readFileSync(join(run, "checkpoint", "state.json"), "utf8")) as { config: { model: { residualScale: number } } };
+  assert.equal(state.config.model.residualScale, saved.model.residualScale);
 });
 
 test("MoE smoke run: the total loss decreases and gating weights stay a probability distribution", async () => {

@@ -6,7 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import * as T from "../../torch/index.js";
 import { readNifti, toVolume, writeNifti } from "../../nifti/index.js";
 import type { Grid } from "../../volume/affine.js";
@@ -26,7 +26,8 @@ interface EnhanceCliOptions {
   model?: string;
   voxel?: number | [number, number, number];
   like?: string;
-  steps: number;
+  steps?: number;
+  start?: number;
   sampler: "ddim" | "ddpm";
   eta: number;
   async?: boolean;
@@ -36,10 +37,16 @@ interface EnhanceCliOptions {
   device: string;
   axis: string;
   overlap: number;
-  snap: boolean;
+  snap?: boolean;
   explain?: string;
   volumeIndex?: number;
   nonFinite: "error" | "zero";
+}
+
+function parseStart(v: string): number {
+  const x = Number(v);
+  if (!(x > 0 && x <= 1)) throw new InvalidArgumentError(`--start must be a fraction in (0, 1], got '${v}'`);
+  return x;
 }
 
 function parseSampler(v: string): "ddim" | "ddpm" {
@@ -70,7 +77,8 @@ export function registerEnhance(program: Command): void {
     .option("--voxel <mm>", "target voxel size, one number or three (default: the model's training voxel size)", parseVoxel)
     .option("--like <file>", "put the output on this volume's grid (e.g. the reference for evaluate)")
     .option("--sampler <kind>", "ddim (N steps) or ddpm (every timestep: slow)", parseSampler, "ddim")
-    .option("--steps <n>", "DDIM steps", positiveInt("steps"), 25)
+    .option("--steps <n>", "DDIM steps (default: the model's sampling.steps, 25 for cpu-small)", positiveInt("steps"))
+    .option("--start <fraction>", "start each chain at this fraction of its schedule from the noised 3T latent (SDEdit-style); 1 = from pure noise (default: the model's sampling.start)", parseStart)
     .option("--eta <x>", "DDIM eta: 0 deterministic, 1 ancestral", nonNegative("eta"), 0)
     .option("--async", "asynchronous experts: each runs its own chain (fewer steps for coarser schedules)")
     .option("--skip-below <w>", "with --async: skip an expert whose gate weight is below w (at most 1/K)", nonNegative("skip-below"), 0)
@@ -78,6 +86,7 @@ export function registerEnhance(program: Command): void {
     .option("--batch <n>", "tiles per forward pass", positiveInt("batch"), 4)
     .option("--axis <axis>", "slice axis of the RAS volume: x, y, z, or all (average of the three)", "model")
     .option("--overlap <px>", "tile overlap when a slice is larger than the model's slice size", nonNegativeInt("overlap"), 32)
+    .option("--snap", "snap the final latent to the VQ-VAE codebook before decoding (default: the model's sampling.snapToCodebook)")
     .option("--no-snap", "decode the final latent as is instead of snapping it to the codebook")
     .option("--explain <dir>", "also write each expert's estimate and gate maps into this directory")
     .option("--volume-index <n>", "which frame of a 4-D input to enhance", nonNegativeInt("volume-index"))
@@ -118,19 +127,21 @@ async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void>
       ...(opts.voxel !== undefined ? { voxelSize: opts.voxel } : {}),
       ...(like !== undefined ? { like } : {}),
       sampler: opts.sampler,
-      steps: opts.steps,
+      steps: opts.steps ?? lm.config.sampling.steps,
       eta: opts.eta,
+      start: opts.start ?? lm.config.sampling.start,
       mode: opts.async === true ? "async" : "joint",
       skipBelow: opts.skipBelow,
       seed: opts.seed,
       batch: opts.batch,
       axes,
       overlap: opts.overlap,
-      snapToCodebook: opts.snap,
+      snapToCodebook: opts.snap ?? lm.config.sampling.snapToCodebook,
       explain: opts.explain !== undefined,
     };
     const mode = o.mode === "joint" ? "joint" : `asynchronous${o.skipBelow > 0 ? `, skip below ${o.skipBelow}` : ""}`;
-    const how = o.sampler === "ddpm" ? "DDPM (every timestep)" : `DDIM ${o.steps} steps, eta ${o.eta}`;
+    const from = o.start === undefined || o.start === 1 ? "" : `, from ${o.start} of the schedule`;
+    const how = (o.sampler === "ddpm" ? "DDPM (every timestep)" : `DDIM ${o.steps} steps, eta ${o.eta}`) + from;
     console.error(`enhance: ${input} with ${resolve(modelDir)}: ${how}, ${mode}, axis ${axes.join("+")}, seed ${o.seed}`);
     let bar: ReturnType<typeof progress> | null = null;
     let barAxis = "";

@@ -13,6 +13,15 @@ export interface MoEDiffModelConfig extends ConfigObject {
   condition: { dim: number; patchSizes: number[]; depth: number; numHeads: number; windowSize: number; mlpRatio: number; globalDepth: number };
   gating: { mode: "global" | "spatial"; hidden: number; gamma: number; usageDecay: number; temperature: number };
   expert: { baseChannels: number; timeEmbedDim: number; numHeads: number };
+  /**
+   * What the experts diffuse: "latent" = z0 as the paper writes it (Eq. 5), or "residual" =
+   * residualScale * (z0 - condition latent), the HR detail the 3T slice's own latent lacks (an
+   * SRDiff-style residual; our deviation for small CPU budgets, see README). Eq. 10-12 still compare
+   * latents (z0 with the estimate mapped back); Eq. 14-16 compare the diffused estimates.
+   */
+  target: "latent" | "residual";
+  /** Scale of the residual target; 0 = set at the start of training to 1 / std of z0 - condition latent. */
+  residualScale: number;
 }
 
 export interface MoEDiffLossConfig extends ConfigObject {
@@ -73,9 +82,20 @@ export interface MoEDiffTrainingConfig extends ConfigObject {
   cacheLatents: boolean;
 }
 
+/** Inference defaults the model was validated with (`enhance` options override them). */
+export interface MoEDiffSamplingConfig extends ConfigObject {
+  /** DDIM steps. */
+  steps: number;
+  /** Start of the chain as a fraction of the schedule (1: from pure noise; see moe_sampler.ts). */
+  start: number;
+  /** Snap the final latent to the VQ-VAE codebook before decoding. */
+  snapToCodebook: boolean;
+}
+
 export interface MoEDiffConfig extends ConfigObject {
   preset: string;
   model: MoEDiffModelConfig;
+  sampling: MoEDiffSamplingConfig;
   losses: MoEDiffLossConfig;
   inputs: { useBias: boolean; useGradwarp: boolean };
   training: MoEDiffTrainingConfig;
@@ -105,8 +125,11 @@ export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.f
       condition: { dim: 256, patchSizes: [64, 32, 16], depth: 4, numHeads: 8, windowSize: 8, mlpRatio: 4, globalDepth: 1 },
       gating: { mode: "global", hidden: 256, gamma: 0.1, usageDecay: 0.99, temperature: 1 }, // Eq. 4
       expert: { baseChannels: 64, timeEmbedDim: 256, numHeads: 8 },
+      target: "latent", // Eq. 5 as written
+      residualScale: 0,
     },
     losses: LOSSES,
+    sampling: { steps: 50, start: 1, snapToCodebook: true },
     inputs: { useBias: true, useGradwarp: true },
     training: {
       epochs: 5000, // paper Sec. III
@@ -135,11 +158,14 @@ export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.f
       condition: { dim: 64, patchSizes: [64, 32, 16], depth: 2, numHeads: 2, windowSize: 8, mlpRatio: 2, globalDepth: 1 },
       gating: { mode: "global", hidden: 64, gamma: 0.1, usageDecay: 0.99, temperature: 1 },
       expert: { baseChannels: 16, timeEmbedDim: 64, numHeads: 2 },
+      target: "latent",
+      residualScale: 0,
     },
     // wMax 1: Eq. 17's w = 1 / var(L_gating) saturated at 100 within a few hundred steps (the gating
     // loss barely varies), and 100 x the diversity term of Eq. 16 then outweighed the experts' own
     // losses ~50 to 1; with gradient clipping the experts stopped learning to denoise (eps MSE ~1).
     losses: { ...LOSSES, taskWeighting: "alphaBar", wMax: 1 },
+    sampling: { steps: 25, start: 1, snapToCodebook: true },
     inputs: { useBias: true, useGradwarp: true },
     training: {
       epochs: 40,
@@ -176,6 +202,8 @@ export function resolveMoEDiffConfig(preset: string, overrides?: unknown): MoEDi
   if (m.timesteps.length !== 3 || m.timesteps.some((t) => !Number.isInteger(t) || t < 2)) fail("model.timesteps", "three integers >= 2 (T for experts 1, 2, 3)", m.timesteps);
   if (m.schedule !== "linear" && m.schedule !== "cosine") fail("model.schedule", "'linear' or 'cosine'", m.schedule);
   if (m.gating.mode !== "global" && m.gating.mode !== "spatial") fail("model.gating.mode", "'global' or 'spatial'", m.gating.mode);
+  if (m.target !== "latent" && m.target !== "residual") fail("model.target", "'latent' or 'residual'", m.target);
+  if (!(Number.isFinite(m.residualScale) && m.residualScale >= 0)) fail("model.residualScale", "a number >= 0 (0: set by training)", m.residualScale);
   const l = c.losses;
   if (l.fourier !== "complex" && l.fourier !== "amplitude") fail("losses.fourier", "'complex' or 'amplitude'", l.fourier);
   if (l.stft !== "complex" && l.stft !== "magnitude") fail("losses.stft", "'complex' or 'magnitude'", l.stft);
@@ -184,6 +212,9 @@ export function resolveMoEDiffConfig(preset: string, overrides?: unknown): MoEDi
   if (l.taskWeighting !== "none" && l.taskWeighting !== "alphaBar") fail("losses.taskWeighting", "'none' or 'alphaBar'", l.taskWeighting);
   if (!(l.z0HatClip >= 0)) fail("losses.z0HatClip", ">= 0", l.z0HatClip);
   if (l.vggWeights !== null && typeof l.vggWeights !== "string") fail("losses.vggWeights", "a file path or null", l.vggWeights);
+  const sp = c.sampling;
+  if (!Number.isInteger(sp.steps) || sp.steps < 1) fail("sampling.steps", "a positive integer", sp.steps);
+  if (!(sp.start > 0 && sp.start <= 1)) fail("sampling.start", "in (0, 1]", sp.start);
   const t = c.training;
   const posInt = (v: number, k: string): void => {
     if (!Number.isInteger(v) || v < 1) fail(`training.${k}`, "a positive integer", v);

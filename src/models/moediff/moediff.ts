@@ -115,6 +115,29 @@ export class MoEDiffSR extends T.nn.Module {
     });
   }
 
+  /**
+   * The experts' diffusion target x0 for a clean latent z0 (config.model.target): z0 itself, or
+   * residualScale * (z0 - condLatent). Throws if a residual model's scale was never set.
+   */
+  toTarget(z0: Tensor, condLatent: Tensor): Tensor {
+    if (this.config.target === "latent") return z0.clone();
+    const s = this.residualScale();
+    return T.tidy(() => z0.sub(condLatent).mul(s));
+  }
+
+  /** The clean latent z0 for a diffusion target x0 (the inverse of toTarget). */
+  fromTarget(x0: Tensor, condLatent: Tensor): Tensor {
+    if (this.config.target === "latent") return x0.clone();
+    const s = this.residualScale();
+    return T.tidy(() => condLatent.add(x0.div(s)));
+  }
+
+  private residualScale(): number {
+    const s = this.config.residualScale;
+    if (!(s > 0)) throw new RangeError("MoEDiffSR: model.target is 'residual' but model.residualScale is 0 (training sets it; was this config written by `moediff-sr train`?)");
+    return s;
+  }
+
   /** Parameter counts per component, for the CLI and the closing notes. */
   parameterCounts(): Record<string, number> {
     const out: Record<string, number> = {

@@ -6,6 +6,9 @@
 //   3. L_E = sum_i G_i (L_diffusion(i) + L_task(i)) (Eq. 6, 13)
 //   4. L_gating (Eq. 14-16) from the gating network's own probabilities
 //   5. L_total = L_E + w L_gating with w from the EMA variance (Eq. 17, 18)
+// With config.model.target = "residual" the experts diffuse x0 = s (z0 - condition latent) instead of z0:
+// Eq. 5, 7, 8 act on x0; Eq. 10-12 compare z0 with the estimate mapped back to a latent; Eq. 14-16 see
+// the x0 estimates (the shared condition latent would otherwise make every pair of estimates alike).
 // During the uniform warm-up the experts and Eq. 13 see 1/K, while the gating network still learns
 // from Eq. 16 (its targets G* come from the experts' estimates) — our reading of "the gating
 // probabilities were fixed to a uniform distribution". The usage EMA c (Eq. 4) is updated with the
@@ -68,17 +71,19 @@ export function moeTrainingLosses(model: MoEDiffSR, lat: MoELatents, o: MoELossO
   // 2. every expert on its own schedule
   const diffusion: Tensor[] = [];
   const task: Tensor[] = [];
-  const z0Hats: Tensor[] = [];
+  const x0Hats: Tensor[] = [];
+  const x0 = model.toTarget(z0, condLatent); // z0, or the scaled residual (config.model.target)
   model.experts.forEach((expert, i) => {
     const schedule = model.schedules[i]!;
     const t = schedule.sampleTimesteps(b, { ...(o.generator === undefined ? {} : { generator: o.generator }), device: z0.device });
     const eps = T.randn(z0.shape, { dtype: z0.dtype, device: z0.device, ...(o.generator === undefined ? {} : { generator: o.generator }) });
-    const zt = schedule.addNoise(z0, eps, t); // Eq. 5
+    const zt = schedule.addNoise(x0, eps, t); // Eq. 5
     const epsHat = expert.forward({ zt, t, cond: condLatent, tokens: zc, gate: model.gateMap(gates, i, size) });
     diffusion.push(diffusionLoss(epsHat, eps, { perSample: true })); // Eq. 7
     const raw = schedule.predictZ0(zt, t, epsHat); // Eq. 8
-    const z0Hat = clip > 0 ? raw.clamp(-clip, clip) : raw;
-    z0Hats.push(z0Hat);
+    const x0Hat = clip > 0 ? raw.clamp(-clip, clip) : raw;
+    x0Hats.push(x0Hat);
+    const z0Hat = model.fromTarget(x0Hat, condLatent);
     let taskLoss: Tensor;
     switch (model.kinds[i]) {
       case 1:
@@ -105,7 +110,7 @@ export function moeTrainingLosses(model: MoEDiffSR, lat: MoELatents, o: MoELossO
   let gating = null;
   if (k > 1) {
     const probs = route.maps === undefined ? route.weights : o.uniformGating ? model.usedGates(route, size, false) : gates;
-    gating = gatingLoss({ z0Hats, z0, gates: probs }, { diversity: o.losses.diversity, diversityFloor: o.losses.diversityFloor, temperatureFloor: o.losses.temperatureFloor });
+    gating = gatingLoss({ z0Hats: x0Hats, z0: x0, gates: probs }, { diversity: o.losses.diversity, diversityFloor: o.losses.diversityFloor, temperatureFloor: o.losses.temperatureFloor });
   }
   // 5. Eq. 17-18
   const result = totalLoss({ expert, gating, weighting: o.weighting, training: o.training });
