@@ -31,6 +31,7 @@ import { JsonlLog } from "./jsonl_log.js";
 import { runTrainingLoop, type TrainerRunOptions } from "./loop.js";
 import { loadVqvae } from "./vqvae_trainer.js";
 import { residualScaleOf } from "./residual_scale.js";
+import { cropLatents } from "./latent_crop.js";
 
 export interface TrainMoEOptions extends TrainerRunOptions {
   config: MoEDiffConfig;
@@ -84,6 +85,7 @@ export async function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptio
   if (data.height % factor !== 0 || data.width % factor !== 0) {
     throw new Error(`the data set's ${data.height}x${data.width} slices are not divisible by the VQ-VAE's factor ${factor}`);
   }
+  if (tc.cropSize % factor !== 0) throw new Error(`config.training.cropSize ${tc.cropSize} is not a multiple of the VQ-VAE's downsampling factor ${factor}`);
   const vqHash = sha256File(join(o.vqvaeDir, "model.safetensors"));
   mkdirSync(outDir, { recursive: true });
   const ckptDir = join(outDir, "checkpoint");
@@ -173,7 +175,8 @@ export async function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptio
           for (let m = 0; m < tc.gradAccumulation; m++) {
             const r = T.tidy(() => {
               const indices = order.batch(step * tc.gradAccumulation + m);
-              const lat = cache !== null ? cache.get(indices) : latentsOf(vqvae, data, "train", indices, config, device);
+              const full = cache !== null ? cache.get(indices) : latentsOf(vqvae, data, "train", indices, config, device);
+              const lat = tc.cropSize > 0 ? cropLatents(full, tc.cropSize, factor, generator) : full;
               const res = moeTrainingLosses(model, lat, { uniformGating: uniform, generator, phi: phi.features, losses: config.losses, weighting, training: true });
               res.total.div(tc.gradAccumulation).backward();
               return { ...res, total: T.keep(res.total.detach()) };

@@ -80,6 +80,8 @@ export interface MoEDiffTrainingConfig extends ConfigObject {
    * 2 x C x h x w floats per slice.
    */
   cacheLatents: boolean;
+  /** Train on random aligned crops of this many slice pixels (0: whole slices); see src/train/latent_crop.ts. */
+  cropSize: number;
 }
 
 /** Inference defaults the model was validated with (`enhance` options override them). */
@@ -147,6 +149,7 @@ export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.f
       checkpointEvery: 1000,
       evalSlices: 0,
       cacheLatents: false,
+      cropSize: 0,
     },
   },
   "cpu-small": {
@@ -183,6 +186,7 @@ export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.f
       checkpointEvery: 200,
       evalSlices: 0,
       cacheLatents: true,
+      cropSize: 0,
     },
   },
 });
@@ -227,6 +231,7 @@ export function resolveMoEDiffConfig(preset: string, overrides?: unknown): MoEDi
   if (!Number.isInteger(t.steps) || t.steps < 0) fail("training.steps", "an integer >= 0", t.steps);
   if (t.epochs === 0 && t.steps === 0) fail("training.epochs/steps", "one of them positive", [t.epochs, t.steps]);
   if (!(t.lr > 0)) fail("training.lr", "> 0", t.lr);
+  if (!Number.isInteger(t.cropSize) || t.cropSize < 0) fail("training.cropSize", "an integer >= 0 (0: whole slices)", t.cropSize);
   if (!(t.uniformGatingFraction >= 0 && t.uniformGatingFraction <= 1)) fail("training.uniformGatingFraction", "in [0, 1]", t.uniformGatingFraction);
   if (!(t.emaDecay >= 0 && t.emaDecay < 1)) fail("training.emaDecay", "in [0, 1)", t.emaDecay);
   if (!(t.gradClip > 0)) fail("training.gradClip", "> 0", t.gradClip);
