@@ -46,6 +46,8 @@ export interface VqvaeTrainingConfig extends ConfigObject {
    * noise at almost every timestep and sampled into noise).
    */
   scaleByStd: boolean;
+  /** Learning rate after the warm-up: "constant", or "cosine" annealing to 0 at the last step. */
+  lrSchedule: "constant" | "cosine";
 }
 
 export interface VqvaeRunConfig extends ConfigObject {
@@ -68,6 +70,7 @@ const TRAINING_CPU_SMALL: VqvaeTrainingConfig = {
   evalSlices: 0,
   cropSize: 128,
   scaleByStd: true,
+  lrSchedule: "constant",
 };
 
 export const VQVAE_RUN_PRESETS: Readonly<Record<string, VqvaeRunConfig>> = Object.freeze({
@@ -97,6 +100,7 @@ export function resolveVqvaeRunConfig(preset: string, overrides?: unknown): Vqva
   if (!(t.lr > 0)) throw new ConfigError(`config.training.lr must be > 0, got ${t.lr}`);
   if (!(t.gradClip > 0)) throw new ConfigError(`config.training.gradClip must be > 0, got ${t.gradClip}`);
   if (!Number.isInteger(t.warmupSteps) || t.warmupSteps < 0) throw new ConfigError(`config.training.warmupSteps must be an integer >= 0, got ${t.warmupSteps}`);
+  if (t.lrSchedule !== "constant" && t.lrSchedule !== "cosine") throw new ConfigError(`config.training.lrSchedule must be "constant" or "cosine", got ${JSON.stringify(t.lrSchedule)}`);
   const factor = 2 ** (c.model.channelMult.length - 1);
   if (!Number.isInteger(t.cropSize) || t.cropSize < 0 || t.cropSize % factor !== 0) {
     throw new ConfigError(`config.training.cropSize must be 0 or a positive multiple of the downsampling factor ${factor}, got ${t.cropSize}`);
@@ -138,7 +142,11 @@ export async function trainVqvae(dataDir: string, outDir: string, o: TrainVqvaeO
   T.manualSeed(config.training.seed);
   const model = new VQVAE(config.model, { device });
   const optimizer = new T.optim.AdamW(model.parameters(), { lr: config.training.lr, weightDecay: config.training.weightDecay });
-  const scheduler = T.optim.linearWarmupSchedule(optimizer, { warmupSteps: config.training.warmupSteps });
+  const tc = config.training;
+  const scheduler =
+    tc.lrSchedule === "cosine"
+      ? T.optim.cosineSchedule(optimizer, { totalSteps: tc.steps, warmupSteps: tc.warmupSteps })
+      : T.optim.linearWarmupSchedule(optimizer, { warmupSteps: tc.warmupSteps });
   const generator = new T.Generator({ seed: config.training.seed, device });
   // Codebook init and dead-code restarts draw from this generator, whose state the checkpoint keeps.
   model.quantize.generator = generator;

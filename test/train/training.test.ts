@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../../src/torch/index.js";
-import { loadVqvae, quantisedLatentStd, trainVqvae } from "../../src/train/vqvae_trainer.js";
+import { loadVqvae, quantisedLatentStd, resolveVqvaeRunConfig, trainVqvae } from "../../src/train/vqvae_trainer.js";
 import { openSliceDataset } from "../../src/data/dataset.js";
 import { latentsOf, trainMoE } from "../../src/train/moe_trainer.js";
 import { applyAblations } from "../../src/models/moediff/config.js";
@@ -79,6 +79,19 @@ test("residual target: training sets residualScale = 1 / std of z0 - condition l
   // the checkpoint holds the same config, so `train --resume` (which reads config.json) matches it
   const state = JSON.parse(readFileSync(join(run, "checkpoint", "state.json"), "utf8")) as { config: { model: { residualScale: number } } };
   assert.equal(state.config.model.residualScale, saved.model.residualScale);
+});
+
+test("train-vqvae lrSchedule cosine anneals the learning rate to ~0 at the last step; other values are refused", async () => {
+  const config = { ...tinyVqvaeConfig(12), training: { ...tinyVqvaeConfig(12).training, lrSchedule: "cosine" as const } };
+  await trainVqvae(data, join(dir, "vq-cosine"), { config, handleSignals: false, say: quiet });
+  const log = readFileSync(join(dir, "vq-cosine", "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { lr?: number });
+  const lrs = log.filter((h) => h.lr !== undefined).map((h) => h.lr!);
+  assert.equal(lrs.length, 12);
+  const peak = Math.max(...lrs);
+  assert.ok(Math.abs(peak - 2e-3) < 2e-4, `peak lr ${peak}`);
+  assert.ok(lrs.at(-1)! < 0.05 * peak, `last lr ${lrs.at(-1)}`);
+  for (let i = lrs.indexOf(peak) + 1; i < lrs.length; i++) assert.ok(lrs[i]! <= lrs[i - 1]!, "lr rises after the peak");
+  assert.throws(() => resolveVqvaeRunConfig("cpu-small", { training: { lrSchedule: "step" } }), /lrSchedule must be "constant" or "cosine", got "step"/);
 });
 
 test("MoE smoke run: the total loss decreases and gating weights stay a probability distribution", async () => {
