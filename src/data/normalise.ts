@@ -124,3 +124,16 @@ export function normaliseIntensity(v: Volume, what = "volume", p = NORMALISE_PER
   }
   return { volume: { data: out, dims: v.dims, affine: v.affine }, scale, threshold, foregroundVoxels: count };
 }
+
+/** v / scale clipped to [0, 1]: the normalisation of normaliseIntensity with a divisor fixed elsewhere. */
+export function scaleIntensity(v: Volume, scale: number, what = "volume"): Volume {
+  if (!(Number.isFinite(scale) && scale > 0)) throw new RangeError(`${what}: the intensity divisor must be a positive number, got ${scale}`);
+  checkIntensities(v, what);
+  const d = v.data;
+  const out = new Float32Array(d.length);
+  for (let i = 0; i < d.length; i++) {
+    const x = (d[i] as number) / scale;
+    out[i] = x < 0 ? 0 : x > 1 ? 1 : x;
+  }
+  return { data: out, dims: v.dims, affine: v.affine };
+}

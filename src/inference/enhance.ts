@@ -25,7 +25,7 @@ import type { Grid, Vec3 } from "../volume/affine.js";
 import { gridFor, voxelSizes } from "../volume/affine.js";
 import { orientationCode, reorient, reorientGrid } from "../volume/reorient.js";
 import { resample } from "../volume/resample.js";
-import { normaliseIntensity } from "../data/normalise.js";
+import { normaliseIntensity, scaleIntensity } from "../data/normalise.js";
 import { BRAIN_LEVEL } from "../data/brain_fraction.js";
 import { extractCondition, sliceGeometry, type Axis, type SliceGeometry } from "../data/slicing.js";
 import { conditionEncoderInput } from "../train/encoder_input.js";
@@ -61,6 +61,11 @@ export interface EnhanceOptions {
   snapToCodebook: boolean;
   /** Also produce each expert's own estimate and its gate maps. */
   explain: boolean;
+  /**
+   * Divide the input by this instead of its own normalisePercentile (e.g. the divisor of the whole
+   * acquisition when only a slab of it is enhanced, so the slab is scaled as in training).
+   */
+  inputScale?: number;
   onProgress?: (p: EnhanceProgress) => void;
 }
 
@@ -107,13 +112,13 @@ export class EnhanceError extends Error {
 }
 
 /** The input on the target grid, RAS, normalised. */
-export function prepareInput(lr: Volume, o: Pick<EnhanceOptions, "voxelSize" | "like">, card: LoadedModel["card"]): { norm: Volume; scale: number } {
+export function prepareInput(lr: Volume, o: Pick<EnhanceOptions, "voxelSize" | "like" | "inputScale">, card: LoadedModel["card"]): { norm: Volume; scale: number } {
   const ras = reorient(lr, "RAS");
   const grid: Grid = o.like !== undefined ? reorientGrid(o.like, "RAS") : gridFor(ras, o.voxelSize ?? (card.voxelSize as Vec3));
   const onTarget = resample(ras, grid, { interpolation: card.lrInterpolation, fill: 0 });
   let n;
   try {
-    n = normaliseIntensity(onTarget, "input volume", card.normalisePercentile);
+    n = o.inputScale !== undefined ? { volume: scaleIntensity(onTarget, o.inputScale, "input volume"), scale: o.inputScale } : normaliseIntensity(onTarget, "input volume", card.normalisePercentile);
   } catch (e) {
     throw new EnhanceError(`the input has no usable signal: ${e instanceof Error ? e.message : String(e)}`);
   }

@@ -1,34 +1,83 @@
-// `moediff-sr demo`: until the MoEDiff-SR model lands, a real demonstration of
-// the engine: train a small residual CNN for 2x super-resolution of synthetic
-// images and compare it with bicubic interpolation on held-out images.
+// `moediff-sr demo [--model DIR] [-o OUT] [--whole] [--steps N] [--seed N] [--device D]`: the main job.
+// It reproduces the simulated 3T acquisition of the model's held-out data (heldout.json in the model
+// directory; Colin27 for the embedded model), enhances the held-out slab (or, with --whole, the whole
+// volume), compares the result and the classical baselines with the reference, and writes NIfTI
+// volumes, PNG figures, summary.md/summary.html and metrics.json into OUT (src/report/pipeline.ts).
+// Progress goes to stderr (a bar during enhancement); the closing table and the paths to stdout.
+import { existsSync } from "node:fs";
+import { join, relative } from "node:path";
 import type { Command } from "commander";
 import * as T from "../../torch/index.js";
-import { TOY_SR_DEFAULTS, trainToySr } from "../../demo/toy_sr.js";
-import { progress } from "../progress.js";
-import { positiveInt } from "../option_parsers.js";
+import { runDemo } from "../../report/pipeline.js";
+import { DEFAULT_MODEL_DIR } from "./enhance.js";
+import { nonNegativeInt, positiveInt } from "../option_parsers.js";
+import { progress, type Progress } from "../progress.js";
 
+interface DemoCliOptions {
+  model?: string;
+  output: string;
+  whole?: boolean;
+  steps?: number;
+  seed: number;
+  batch: number;
+  device: string;
+  regions: boolean;
+}
 
 export function registerDemo(program: Command): void {
   program
     .command("demo")
-    .description("train a small super-resolution CNN on synthetic images (an engine demonstration)")
-    .option("--steps <n>", "training steps", positiveInt("steps"), TOY_SR_DEFAULTS.steps)
-    .option("--batch <n>", "images per step", positiveInt("batch"), TOY_SR_DEFAULTS.batch)
-    .option("--size <n>", "image size in pixels (even)", positiveInt("size"), TOY_SR_DEFAULTS.size)
-    .option("--seed <n>", "random seed", (v) => Number(v), TOY_SR_DEFAULTS.seed)
-    .action((opts: { steps: number; batch: number; size: number; seed: number }) => {
-      if (opts.size % 2 !== 0) throw new Error(`--size must be even, got ${opts.size}`);
-      console.log(`moediff-sr demo: libtorch ${T.libtorchVersion()}, ${T.getNumThreads()} threads, ${T.cuda.isAvailable() ? "CUDA available" : "CPU"}`);
-      const bar = progress("training", opts.steps);
-      const result = trainToySr({
-        ...TOY_SR_DEFAULTS,
-        ...opts,
-        onStep: (step, loss) => bar.update(step, { loss }),
-      });
-      bar.stop();
-      console.log(`network: ${result.parameters} parameters, ${opts.steps} steps in ${result.seconds.toFixed(1)} s`);
-      console.log(`held-out PSNR, 2x super-resolution of 64 synthetic images:`);
-      console.log(`  bicubic  ${result.bicubicPsnr.toFixed(2)} dB`);
-      console.log(`  network  ${result.networkPsnr.toFixed(2)} dB (${(result.networkPsnr - result.bicubicPsnr >= 0 ? "+" : "") + (result.networkPsnr - result.bicubicPsnr).toFixed(2)} dB)`);
+    .description("the main job: simulate a 3T scan of the model's held-out Colin27 slab, enhance it, compare with the baselines, write volumes, figures and a summary")
+    .option("--model <dir>", "a trained model directory with heldout.json (default: the embedded model)")
+    .option("-o, --output <dir>", "output directory", "demo-output")
+    .option("--whole", "enhance and evaluate the whole volume too (slow: every slice; the whole-volume rows include training slices)")
+    .option("--steps <n>", "DDIM steps (default: the model's sampling.steps)", positiveInt("steps"))
+    .option("--seed <n>", "sampler seed (the acquisition's seed comes from heldout.json)", nonNegativeInt("seed"), 0)
+    .option("--batch <n>", "tiles per forward pass", positiveInt("batch"), 4)
+    .option("--no-regions", "skip the segmentation of the reference: brain-mask rows only (saves ~15 s)")
+    .option("--device <device>", "cpu, cuda or cuda:N", "cpu")
+    .action(async (opts: DemoCliOptions) => {
+      const started = performance.now();
+      const modelDir = opts.model ?? DEFAULT_MODEL_DIR;
+      if (opts.model === undefined && !existsSync(join(modelDir, "model.safetensors"))) {
+        throw new Error(`no embedded default model is installed (${modelDir}); pass --model DIR, a directory made by \`moediff-sr train\` with a heldout.json`);
+      }
+      const device = opts.device as T.Device;
+      T.setDefaultDevice(device);
+      console.error(`moediff-sr demo: libtorch ${T.libtorchVersion()}, ${T.getNumThreads()} threads, device ${device}`);
+      let bar: Progress | null = null;
+      let result;
+      try {
+        result = await runDemo({
+          modelDir,
+          out: opts.output,
+          whole: opts.whole === true,
+          ...(opts.steps !== undefined ? { steps: opts.steps } : {}),
+          seed: opts.seed,
+          batch: opts.batch,
+          device,
+          regions: opts.regions,
+          log: (line) => {
+            bar?.stop();
+            bar = null;
+            console.error(`demo: ${line}`);
+          },
+          onEnhanceProgress: (p) => {
+            bar ??= progress("enhance", p.tiles);
+            bar.update(p.tilesDone, { slices: `${p.slicesDone}/${p.slices}` });
+          },
+        });
+      } finally {
+        (bar as Progress | null)?.stop();
+      }
+      const r = result.report;
+      const at = (f: string): string => relative(process.cwd(), join(result.out, f)) || ".";
+      console.log(result.table);
+      console.log("");
+      console.log(`summary      ${at("summary.html")} (and ${at("summary.md")})`);
+      console.log(`figures      ${[r.figures.panel, r.figures.experts, r.figures.gates].map(at).join("  ")}`);
+      console.log(`volumes      ${at(".")}/: lr, reference, input, trilinear, bspline, enhanced (.nii.gz), explain/, ${r.regions.names.length > 0 ? "regions/" : "no regions"}${r.mode === "whole" ? ", slab/" : ""}`);
+      console.log(`metrics      ${at("metrics.json")}`);
+      console.log(`time         ${((performance.now() - started) / 1000).toFixed(1)} s${r.warnings.length > 0 ? `; ${r.warnings.length} warning(s), listed in the summary` : ""}`);
     });
 }
