@@ -83,6 +83,12 @@ function load(): NativeAddon {
   }
 }
 
+// Debian's libtorch does its matrix products in OpenBLAS, whose thread pool is sized once, from the
+// environment, when the library loads: without this, MOEDIFF_NUM_THREADS=1 still multiplied on every core.
+const threads = initialThreads();
+process.env.OPENBLAS_NUM_THREADS ??= String(threads);
+process.env.OMP_NUM_THREADS ??= String(threads);
+
 export const native: NativeAddon = load();
 
 function initialThreads(): number {
@@ -98,4 +104,4 @@ function initialThreads(): number {
 }
 
 // libtorch starts with one intra-op thread here; use every core unless told otherwise.
-native.setNumThreads(initialThreads());
+native.setNumThreads(threads);

@@ -1,4 +1,5 @@
 import { test } from "node:test";
+import { spawnSync } from "node:child_process";
 import assert from "node:assert/strict";
 import { availableParallelism } from "node:os";
 import * as T from "../../src/torch/index.js";
@@ -12,6 +13,21 @@ test("intra-op threads default to every core and can be set", () => {
   T.setNumThreads(expected);
   assert.equal(T.getNumThreads(), expected);
   assertThrowsMatching(() => T.setNumThreads(0), /positive integer/);
+});
+
+test("OpenBLAS's pool is sized like libtorch's (MOEDIFF_NUM_THREADS) unless OPENBLAS_NUM_THREADS is set", () => {
+  // the variables must be in the environment before the addon (and OpenBLAS) loads
+  assert.equal(process.env.OPENBLAS_NUM_THREADS !== undefined, true);
+  const child = (env: Record<string, string>): string => {
+    const base = { ...process.env };
+    delete base.OPENBLAS_NUM_THREADS;
+    delete base.OMP_NUM_THREADS;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", `await import(${JSON.stringify(new URL("../../src/torch/index.js", import.meta.url).href)}); console.log(process.env.OPENBLAS_NUM_THREADS, process.env.OMP_NUM_THREADS)`], { env: { ...base, ...env }, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  assert.equal(child({ MOEDIFF_NUM_THREADS: "1" }), "1 1");
+  assert.equal(child({ MOEDIFF_NUM_THREADS: "2", OPENBLAS_NUM_THREADS: "3" }), "3 2");
 });
 
 test("cuda.isAvailable answers and device strings are checked", () => {
