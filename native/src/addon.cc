@@ -2,6 +2,10 @@
 // place that loads this addon.
 #include <napi.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "autograd.h"
 #include "dispatch.h"
 #include "runtime.h"
@@ -9,7 +13,20 @@
 
 namespace moediff {
 
+// Tensors are freed a scope at a time (tidy), so glibc's defaults (buffers above 128 KB from fresh
+// mmap, the heap top returned to the OS when 128 KB are free) make every forward pass map, fault in
+// and unmap its activations again: an E1 forward took ~4,400 page faults against PyTorch's ~40.
+// Keep buffers up to 32 MB on the heap and trim only above 256 MB free (PyTorch's own allocator
+// reuses memory the same way); a measured E1 forward went from 47 ms to 38 ms (PyTorch 36 ms).
+static void TuneAllocator() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  TuneAllocator();
   const std::pair<const char*, Napi::Function::Callback> fns[] = {
       {"resolveOp", ResolveOp},
       {"hasOp", HasOp},
