@@ -13,14 +13,18 @@ export function cropLatents(lat: MoELatents, size: number, factor: number, gener
   if (c >= h && c >= w) return lat;
   const ch = Math.min(c, h);
   const cw = Math.min(c, w);
-  using r = T.randint(0, 2 ** 30, [2], { generator, dtype: "int64", device: generator.device });
-  const [a, b] = (r.toArray() as (number | bigint)[]).map(Number) as [number, number];
-  const top = a % (h - ch + 1);
-  const left = b % (w - cw + 1);
+  const { top, left } = randomWindow(h, w, ch, cw, generator);
   const latent = (t: T.Tensor): T.Tensor => t.narrow(2, top, ch).narrow(3, left, cw);
   return {
     z0: latent(lat.z0),
     condLatent: latent(lat.condLatent),
     y: lat.y.narrow(2, top * factor, ch * factor).narrow(3, left * factor, cw * factor),
   };
+}
+
+/** The top-left corner of a uniformly random ch x cw window inside h x w, drawn from `generator`. */
+export function randomWindow(h: number, w: number, ch: number, cw: number, generator: T.Generator): { top: number; left: number } {
+  using r = T.randint(0, 2 ** 30, [2], { generator, dtype: "int64", device: generator.device });
+  const [a, b] = (r.toArray() as (number | bigint)[]).map(Number) as [number, number];
+  return { top: a % (h - ch + 1), left: b % (w - cw + 1) };
 }

@@ -5,6 +5,7 @@
 //
 // Output directory: config.json (the resolved config), model.safetensors (final weights),
 // metrics.json (held-out reconstruction), log.jsonl, checkpoint/ (for --resume).
+import { randomWindow } from "./latent_crop.js";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
@@ -228,10 +229,7 @@ export function randomCrop(ts: T.Tensor[], size: number, generator: T.Generator)
   if (size === 0 || (size >= h && size >= w)) return ts;
   const ch = Math.min(size, h);
   const cw = Math.min(size, w);
-  using r = T.randint(0, 2 ** 30, [2], { generator, dtype: "int64", device: generator.device });
-  const [a, b] = (r.toArray() as (number | bigint)[]).map(Number) as [number, number];
-  const top = a % (h - ch + 1);
-  const left = b % (w - cw + 1);
+  const { top, left } = randomWindow(h, w, ch, cw, generator);
   return ts.map((t) => t.narrow(2, top, ch).narrow(3, left, cw));
 }
 
