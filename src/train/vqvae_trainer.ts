@@ -5,7 +5,6 @@
 //
 // Output directory: config.json (the resolved config), model.safetensors (final weights),
 // metrics.json (held-out reconstruction), log.jsonl, checkpoint/ (for --resume).
-import { randomWindow } from "./latent_crop.js";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
@@ -20,6 +19,7 @@ import { bytesToHex, disposeAll, hexToBytes, loadCheckpoint, saveCheckpoint } fr
 import { encoderInput } from "./encoder_input.js";
 import { JsonlLog } from "./jsonl_log.js";
 import { runTrainingLoop, type TrainerRunOptions } from "./loop.js";
+import { randomWindow } from "./latent_crop.js";
 
 export interface VqvaeTrainingConfig extends ConfigObject {
   steps: number;
