@@ -13,8 +13,9 @@
 //     Slices (and tiles) whose input has no voxel above 5% of the normalisation scale are background
 //     and are written as 0 without running the model.
 //  4. With several axes the per-axis volumes are averaged voxel by voxel.
-//  5. Intensities are mapped back by multiplying with the input's normalisation scale, so the output
-//     is in the input's units (the model's output is HR-normalised, i.e. ~1 at the same percentile).
+//  5. Intensities are mapped back by multiplying with the input's normalisation scale times the card's
+//     hrToLrScale (the training pairs' HR divisor / LR divisor): the model's output is HR-normalised,
+//     so this puts it in the input's units as the training HR related to its LR.
 //     Negative values are set to 0 (magnitude images). The output is on the RAS target grid, or with
 //     `like` exactly on that grid (voxel axes permuted/flipped back, no interpolation).
 // Every tile's noise comes from its own seed (the run seed mixed with axis, slice and tile), so the
@@ -317,7 +318,8 @@ export async function enhanceVolume(lm: LoadedModel, lr: Volume, o: EnhanceOptio
   }
   const toUnits = (acc: Float32Array): Volume => {
     const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = Math.max(0, ((acc[i] as number) / axes.length) * scale);
+    const outScale = scale * (lm.card.hrToLrScale ?? 1);
+    for (let i = 0; i < n; i++) data[i] = Math.max(0, ((acc[i] as number) / axes.length) * outScale);
     return { data, dims: norm.dims, affine: norm.affine };
   };
   const gateVolume = (acc: Float32Array): Volume => {

@@ -24,6 +24,12 @@ export interface ModelCard {
   readonly normalisePercentile: number;
   readonly lrInterpolation: "bspline";
   readonly reference: { readonly dims: readonly [number, number, number]; readonly slices: number };
+  /**
+   * Median over the training pairs of HR divisor / LR divisor (each volume is normalised by its own
+   * 99.5th percentile; noise and blur move the LR's). The model returns HR-normalised intensities, so
+   * enhance multiplies its output by the input's divisor times this ratio (1 when absent: older cards).
+   */
+  readonly hrToLrScale?: number;
   /** Where the model was trained: data set directory and counts, for the record. */
   readonly dataset: { readonly path: string; readonly counts: Readonly<Record<string, number>> };
 }
@@ -51,8 +57,15 @@ export function modelCardFromManifest(manifest: DatasetManifest, dataPath: strin
     normalisePercentile: s.normalisePercentile,
     lrInterpolation: "bspline",
     reference: { dims: first.grid.dims, slices: first.grid.dims[AXIS_DIM[s.axis]] },
+    hrToLrScale: median(manifest.pairs.map((p) => p.scale.hr / p.scale.lr)),
     dataset: { path: dataPath, counts: { ...manifest.counts } },
   };
+}
+
+function median(xs: readonly number[]): number {
+  const v = [...xs].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 === 1 ? (v[m] as number) : ((v[m - 1] as number) + (v[m] as number)) / 2;
 }
 
 export function writeModelCard(runDir: string, card: ModelCard): void {
@@ -84,6 +97,7 @@ export function readModelCard(runDir: string): ModelCard {
   if (!isPosInt(c.slice?.height) || !isPosInt(c.slice?.width) || !["x", "y", "z"].includes(c.slice?.axis as string)) bad("slice must have positive integer height/width and axis x|y|z");
   if (!Array.isArray(c.voxelSize) || c.voxelSize.length !== 3 || c.voxelSize.some((v) => !(typeof v === "number" && v > 0))) bad("voxelSize must be three positive numbers (mm)");
   if (!(typeof c.normalisePercentile === "number" && c.normalisePercentile > 0 && c.normalisePercentile <= 100)) bad("normalisePercentile must be in (0, 100]");
+  if (c.hrToLrScale !== undefined && !(typeof c.hrToLrScale === "number" && c.hrToLrScale > 0 && Number.isFinite(c.hrToLrScale))) bad("hrToLrScale must be a positive number");
   if (!Array.isArray(c.reference?.dims) || c.reference.dims.length !== 3 || !c.reference.dims.every(isPosInt) || !isPosInt(c.reference.slices)) bad("reference must have dims (3 positive integers) and slices");
   return c as ModelCard;
 }

@@ -12,6 +12,8 @@ import { gridFor } from "../../src/volume/affine.js";
 import { reorient } from "../../src/volume/reorient.js";
 import { phantom, tempDir } from "../data/phantom.js";
 import { writeTinyModelDir } from "./tiny_model.js";
+import { modelCardFromManifest } from "../../src/inference/model_card.js";
+import type { DatasetManifest } from "../../src/data/manifest.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -69,6 +71,23 @@ test("same seed, same volume; --batch does not change it; another seed does", as
   assert.ok(maxDiff(a.output.data, c.output.data) > 1e-3);
   const again = await enhanceVolume(lm, lr, { ...base, mode: "async", eta: 1, steps: 4 });
   assert.equal(maxDiff(a.output.data, again.output.data), 0);
+});
+
+test("the output is scaled by the input's divisor times the card's hrToLrScale; the card takes it from the pairs", async () => {
+  const scaled = loadModelDir(writeTinyModelDir(join(dir, "run-ratio"), { card: { hrToLrScale: 0.9 } }));
+  try {
+    const a = await enhanceVolume(lm, lr, { ...base, seed: 5 });
+    const b = await enhanceVolume(scaled, lr, { ...base, seed: 5 });
+    const peak = a.output.data.reduce((m, v) => Math.max(m, v), 0);
+    assert.ok(peak > 0);
+    assert.ok(maxDiff(Float32Array.from(a.output.data, (v) => v * 0.9), b.output.data) < 1e-5 * peak);
+  } finally {
+    scaled.dispose();
+  }
+  const pair = (hr: number, lr: number) => ({ grid: { dims: [4, 4, 4], affine: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1] }, scale: { hr, lr } });
+  const manifest = { settings: { height: 8, width: 8, axis: "z", normalisePercentile: 99.5 }, counts: {}, pairs: [pair(120, 122), pair(100, 125), pair(90, 90)] };
+  const card = modelCardFromManifest(manifest as unknown as DatasetManifest, "data");
+  assert.equal(card.hrToLrScale, 120 / 122);
 });
 
 test("explain: one estimate and one gate map per expert on the output grid; gates sum to 1 where the model ran", async () => {
