@@ -9,7 +9,7 @@ import { join } from "node:path";
 const root = join(import.meta.dirname, "..");
 const setup = spawnSync("bash", [join(root, "scripts/setup.sh"), "--quiet"], { stdio: "inherit" });
 if (setup.status !== 0) process.exit(setup.status ?? 1);
-const names = readdirSync(join(root, "dist/bench")).filter((f) => f.endsWith(".js")).map((f) => f.slice(0, -3));
+const names = readdirSync(join(root, "dist/bench")).filter((f) => f.endsWith(".js") && !f.startsWith("all_") && f !== "stats.js").map((f) => f.slice(0, -3));
 // No name (nothing, or options first): the whole benchmark.
 const first = process.argv[2];
 const [name, rest] = first === undefined || first.startsWith("-") ? ["all", process.argv.slice(2)] : [first, process.argv.slice(3)];
