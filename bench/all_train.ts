@@ -23,10 +23,9 @@ import type { LoadedModel } from "../src/inference/model_dir.js";
 import type { HrSource, PairVolumes } from "../src/data/pair_volumes.js";
 import { brainFractions, keptSlices } from "../src/data/brain_fraction.js";
 import { extractCondition, extractSlice, sliceGeometry } from "../src/data/slicing.js";
-import { MoEDiffSR } from "../src/models/moediff/moediff.js";
 import { moeTrainingLosses, type MoELatents } from "../src/models/moediff/training_losses.js";
 import { createPerceptualExtractor } from "../src/models/perceptual/index.js";
-import { UncertaintyWeight } from "../src/losses/uncertainty_weight.js";
+import { freshTrainingState } from "../src/train/moe_trainer.js";
 import { conditionEncoderInput, encoderInput } from "../src/train/encoder_input.js";
 import { cropLatents } from "../src/train/latent_crop.js";
 import { BatchOrder } from "../src/train/batch_order.js";
@@ -124,13 +123,7 @@ export function timeTrainingSteps(lm: LoadedModel, hr: HrSource, pair: PairVolum
     vgg = null;
   }
   const phi = createPerceptualExtractor(vgg === null ? { device } : { vggWeights: vgg, device });
-  T.manualSeed(tc.seed);
-  const model = new MoEDiffSR(config.model, vqvae.config.embedDim, 3, { device });
-  const optimizer = new T.optim.AdamW(model.parameters(), { lr: tc.lr, weightDecay: tc.weightDecay });
-  const scheduler = T.optim.linearWarmupSchedule(optimizer, { warmupSteps: tc.warmupSteps });
-  const ema = tc.emaDecay > 0 ? new T.optim.ExponentialMovingAverage(model.parameters(), { decay: tc.emaDecay, warmup: true }) : null;
-  const generator = new T.Generator({ seed: tc.seed, device });
-  const weighting = new UncertaintyWeight({ wMin: config.losses.wMin, wMax: config.losses.wMax });
+  const { model, optimizer, scheduler, ema, generator, weighting } = freshTrainingState(config, vqvae.config.embedDim, device);
   const stepSeconds: number[] = [];
   try {
     for (let step = 0; step < total; step++) {

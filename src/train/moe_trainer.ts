@@ -96,13 +96,7 @@ export async function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptio
     say(`residual target: scale ${residualScale.toFixed(4)} (1 / std of z0 - condition latent over the training slices)`);
   }
 
-  T.manualSeed(tc.seed);
-  const model = new MoEDiffSR(config.model, vqvae.config.embedDim, 3, { device });
-  const optimizer = new T.optim.AdamW(model.parameters(), { lr: tc.lr, weightDecay: tc.weightDecay });
-  const scheduler = T.optim.linearWarmupSchedule(optimizer, { warmupSteps: tc.warmupSteps });
-  const ema = tc.emaDecay > 0 ? new T.optim.ExponentialMovingAverage(model.parameters(), { decay: tc.emaDecay, warmup: true }) : null;
-  const generator = new T.Generator({ seed: tc.seed, device });
-  const weighting = new UncertaintyWeight({ wMin: config.losses.wMin, wMax: config.losses.wMax });
+  const { model, optimizer, scheduler, ema, generator, weighting } = freshTrainingState(config, vqvae.config.embedDim, device);
   const phi = makePhi(config, device);
   const totalSteps = totalStepsFor(config, nTrain);
   const uniformSteps = Math.round(tc.uniformGatingFraction * totalSteps);
@@ -267,6 +261,22 @@ export async function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptio
     vqvae.dispose();
     data.close();
   }
+}
+
+/**
+ * A new model with what its training steps need: AdamW with the linear warm-up, the EMA of the
+ * weights (with warm-up), the seeded generator of timesteps, noise and crops, and Eq. 17's weighting.
+ */
+export function freshTrainingState(config: MoEDiffConfig, latentChannels: number, device: T.Device) {
+  const tc = config.training;
+  T.manualSeed(tc.seed);
+  const model = new MoEDiffSR(config.model, latentChannels, 3, { device });
+  const optimizer = new T.optim.AdamW(model.parameters(), { lr: tc.lr, weightDecay: tc.weightDecay });
+  const scheduler = T.optim.linearWarmupSchedule(optimizer, { warmupSteps: tc.warmupSteps });
+  const ema = tc.emaDecay > 0 ? new T.optim.ExponentialMovingAverage(model.parameters(), { decay: tc.emaDecay, warmup: true }) : null;
+  const generator = new T.Generator({ seed: tc.seed, device });
+  const weighting = new UncertaintyWeight({ wMin: config.losses.wMin, wMax: config.losses.wMax });
+  return { model, optimizer, scheduler, ema, generator, weighting };
 }
 
 /** The frozen autoencoder's latents of a batch. */

@@ -51,11 +51,11 @@ test("parseParityArgs: a missing default model, bad values and unknown options a
 
 test("findPython: explicit first, else /usr/bin/python3 then python3; says how to install torch", () => {
   const asked: string[] = [];
-  const only = (ok: string) => (p: string): boolean => (asked.push(p), p === ok);
-  assert.equal(findPython(null, only("python3")), "python3");
+  const accepting = (ok: string) => (p: string): boolean => (asked.push(p), p === ok);
+  assert.equal(findPython(null, accepting("python3")), "python3");
   assert.deepEqual(asked, ["/usr/bin/python3", "python3"]);
-  assert.equal(findPython(null, only("/usr/bin/python3")), "/usr/bin/python3");
-  assert.equal(findPython("/opt/py", only("/opt/py")), "/opt/py");
+  assert.equal(findPython(null, accepting("/usr/bin/python3")), "/usr/bin/python3");
+  assert.equal(findPython("/opt/py", accepting("/opt/py")), "/opt/py");
   assertThrowsMatching(() => findPython(null, () => false), /apt-get install python3-torch/);
   assertThrowsMatching(() => findPython("/opt/py", () => false), /\/opt\/py cannot import torch/);
 });
