@@ -126,8 +126,9 @@ class ResBlock(nn.Module):
     def forward(self, x, temb):
         h = self.conv1(F.silu(self.norm1(x)))
         h = self.norm2(h) + channel_bias(self.temb_proj(F.silu(temb)))
-        skip = x if self.skip is None else self.skip(x)
-        return skip + self.conv2(F.silu(h))
+        shortcut = self.skip  # the 1x1 projection keeps our state_dict key "skip"
+        residual = x if shortcut is None else shortcut(x)
+        return residual + self.conv2(F.silu(h))
 
 
 class ConvBlock(nn.Module):
