@@ -1,4 +1,4 @@
-// Never a half-written data set: prepare builds into a hidden temporary directory next to the output
+// Never a half-written output directory (a data set from prepare, a model from export): it is built into a hidden temporary directory next to the output
 // (same file system, so the final rename is atomic) and renames it into place only when everything is
 // written. An existing non-empty output is refused unless `force`; even then only a directory that
 // holds a data set (a manifest.json) is replaced, so a mistyped -o cannot delete an unrelated tree.
@@ -19,8 +19,11 @@ export interface StagedOutput {
   abort(): void;
 }
 
-/** Checks that `output` may be written and creates the temporary directory next to it. */
-export function stageOutput(output: string, force: boolean): StagedOutput {
+/**
+ * Checks that `output` may be written (by `checkTarget`: by default, the rule for data sets above) and
+ * creates the temporary directory next to it.
+ */
+export function stageOutput(output: string, force: boolean, checkTarget: (out: string, force: boolean) => void = checkDataSetTarget): StagedOutput {
   const out = resolve(output);
   const parent = dirname(out);
   const name = basename(out);
@@ -59,7 +62,8 @@ export function stageOutput(output: string, force: boolean): StagedOutput {
   };
 }
 
-function checkTarget(out: string, force: boolean): void {
+/** A data set's output may be absent, empty, or (with force) a data set written by prepare. */
+function checkDataSetTarget(out: string, force: boolean): void {
   if (!existsSync(out)) return;
   if (!statSync(out).isDirectory()) throw new Error(`output ${out} exists and is not a directory; choose another -o`);
   if (readdirSync(out).length === 0) return;

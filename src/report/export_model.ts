@@ -17,9 +17,8 @@
 //
 // Everything is written into a hidden directory next to `out`, loaded back and checked, and renamed
 // into place at the end; an existing export is replaced only with `force`.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { randomBytes } from "node:crypto";
-import { basename, dirname, join, resolve } from "node:path";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 import * as T from "../torch/index.js";
 import { openSliceDataset } from "../data/dataset.js";
 import { readManifest, type DatasetManifest } from "../data/manifest.js";
@@ -30,6 +29,7 @@ import { writeFileAtomic } from "../util/atomic_write.js";
 import { resolveMoEDiffConfig } from "../models/moediff/config.js";
 import { formatHeldout, heldoutFromManifest, parseHeldout, readHeldout, type HeldoutResults, type HeldoutSpec } from "./heldout.js";
 import { modelCardMarkdown } from "./model_card_md.js";
+import { stageOutput } from "../data/output_dir.js";
 
 export interface ExportTolerance {
   /** Largest allowed change of a slice's PSNR against its HR slice, dB. */
@@ -230,7 +230,8 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
   checkOut(out, o.force === true);
   const manifest: DatasetManifest = readManifest(o.data);
   loadModelDir(run, { device }).dispose(); // validates the run before anything is written
-  const tmp = join(dirname(out), `.${basename(out)}.partial-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const staged = stageOutput(out, o.force === true, checkOut);
+  const tmp = staged.tmp;
   try {
     mkdirSync(join(tmp, "vqvae"), { recursive: true });
     for (const f of ["config.json", join("vqvae", "config.json"), "card.json"]) copyFileSync(join(run, f), join(tmp, f));
@@ -330,24 +331,11 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
     const md = modelCardMarkdown({ dir: tmp, manifest, heldout, record, logs, ...(o.recipe !== undefined ? { command: o.recipe.command, configs: o.recipe.configs } : {}) });
     writeFileAtomic(join(tmp, "MODEL_CARD.md"), (w) => w(Buffer.from(md)));
 
-    checkOut(out, o.force === true);
-    if (existsSync(out)) {
-      const old = `${tmp}.old`;
-      renameSync(out, old);
-      try {
-        renameSync(tmp, out);
-      } catch (e) {
-        renameSync(old, out);
-        throw e;
-      }
-      rmSync(old, { recursive: true, force: true });
-    } else {
-      renameSync(tmp, out);
-    }
+    staged.commit();
     const files = ["config.json", "card.json", "heldout.json", "MODEL_CARD.md", WEIGHT_FILES.moe, join("vqvae", "config.json"), WEIGHT_FILES.vqvae];
     return { out, record, files };
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
+    staged.abort();
     throw e;
   }
 }
