@@ -1,8 +1,9 @@
 // Never a half-written output directory (a data set from prepare, a model from export): it is built in
 // a hidden temporary directory next to the output (same file system, so the final rename is atomic) and
-// renamed into place only when everything is written. An existing non-empty output is refused unless `force`; even then only a directory that
-// holds a data set (a manifest.json) is replaced, so a mistyped -o cannot delete an unrelated tree.
-// An existing empty directory is replaced silently.
+// renamed into place only when everything is written. An existing non-empty output is refused unless
+// `force`; even then only a directory of the same kind (for data sets: one with a manifest.json) is
+// replaced, so a mistyped -o cannot delete an unrelated tree. An existing empty directory is replaced
+// silently.
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync, statSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
