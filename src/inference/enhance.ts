@@ -7,11 +7,13 @@
 //  2. It is normalised as in training: divided by the 99.5th percentile of its foreground, clipped to
 //     [0, 1] (src/data/normalise.ts).
 //  3. Slice by slice along `axis` (2.5D: the condition is slices k-1, k, k+1), each slice covered by
-//     tiles of the model's slice size (src/inference/tiling.ts); tiles are batched, encoded (the 3T
+//     tiles of the model's slice size, or one fitted tile where the slice is smaller (its size rounded
+//     up to the model's size multiple; src/inference/tiling.ts); tiles are batched, encoded (the 3T
 //     latent through the frozen encoder, z_c through the condition encoder), routed by the gating
 //     network and sampled (src/inference/moe_sampler.ts), decoded, and blended back.
-//     Slices (and tiles) whose input has no voxel above 5% of the normalisation scale are background
-//     and are written as 0 without running the model.
+//     A tile whose middle slice has less than MIN_SIGNAL_MM2 above SIGNAL_LEVEL of the normalisation
+//     scale is background and is written as 0 without running the model: the Rician background of a
+//     3T-like acquisition passes the brain level (5%) everywhere but rarely reaches 10%.
 //  4. With several axes the per-axis volumes are averaged voxel by voxel.
 //  5. Intensities are mapped back by multiplying with the input's normalisation scale times the card's
 //     hrToLrScale (the training pairs' HR divisor / LR divisor): the model's output is HR-normalised,
@@ -35,7 +37,8 @@ import type { SamplerKind } from "../diffusion/samplers.js";
 import { axisDim } from "./model_card.js";
 import type { LoadedModel } from "./model_dir.js";
 import { mixSeed, perSampleNoise, sampleMoE } from "./moe_sampler.js";
-import { blendWeights, TileBlender, tilePlan, type Tile } from "./tiling.js";
+import { sliceMultiple } from "../models/accounting.js";
+import { blendWeights, fittedTileSize, TileBlender, tilePlan, type Tile } from "./tiling.js";
 
 export interface EnhanceOptions {
   /** Target voxel size in mm (default: the model card's). Ignored when `like` is given. */
@@ -58,6 +61,11 @@ export interface EnhanceOptions {
   axes?: readonly Axis[];
   /** Tile overlap in pixels when a slice is larger than the model's slice size. */
   overlap: number;
+  /**
+   * Run a slice smaller than the model's slice size on a tile fitted to it (default true) instead of
+   * padding it to the full size: the same model on less padding, faster.
+   */
+  fitTiles?: boolean;
   /** Snap the final latent to the nearest codebook entries before decoding. */
   snapToCodebook: boolean;
   /** Also produce each expert's own estimate and its gate maps. */
@@ -97,6 +105,8 @@ export interface EnhanceStats {
   slicesRun: number;
   tilesRun: number;
   tilesPerSlice: number;
+  /** Tile height and width the model ran on (the last axis's; fitted tiles can be smaller than the card's slice). */
+  tileSize: [number, number];
   /** Expert forward passes, per expert, summed over batches (each on up to `batch` tiles). */
   evaluations: number[];
   seconds: number;
@@ -104,6 +114,10 @@ export interface EnhanceStats {
 
 /** Less signal than this (ml above 5% of the intensity scale) is not a brain image. */
 export const MIN_SIGNAL_ML = 1;
+/** A tile is run when its middle slice has at least MIN_SIGNAL_MM2 above this fraction of the scale. */
+export const SIGNAL_LEVEL = 0.1;
+/** In-plane area (mm^2) above SIGNAL_LEVEL that makes a tile worth running: half a square centimetre. */
+export const MIN_SIGNAL_MM2 = 50;
 
 export class EnhanceError extends Error {
   constructor(message: string) {
@@ -153,9 +167,11 @@ function insertSlice(data: Float32Array, dims: readonly [number, number, number]
   }
 }
 
-function hasSignal(cond: Float32Array, offset: number, length: number): boolean {
-  const level = Math.fround(BRAIN_LEVEL);
-  for (let i = offset; i < offset + length; i++) if ((cond[i] as number) > level) return true;
+/** Whether cond[offset, offset + length) has at least `minCount` values above SIGNAL_LEVEL. */
+export function hasSignal(cond: Float32Array, offset: number, length: number, minCount: number): boolean {
+  const level = Math.fround(SIGNAL_LEVEL);
+  let n = 0;
+  for (let i = offset; i < offset + length; i++) if ((cond[i] as number) > level && ++n >= minCount) return true;
   return false;
 }
 
@@ -166,14 +182,20 @@ interface AxisResult {
   slicesRun: number;
   tilesRun: number;
   tilesPerSlice: number;
+  tileSize: [number, number];
   evaluations: number[];
 }
 
 async function enhanceAlongAxis(lm: LoadedModel, norm: Volume, axis: Axis, o: EnhanceOptions, device: T.Device): Promise<AxisResult> {
   const { model, vqvae, card, config } = lm;
   const k = model.numExperts;
-  const S = { h: card.slice.height, w: card.slice.width };
+  const full = sliceGeometry(norm.dims, axis, card.slice.height, card.slice.width);
+  const multiple = sliceMultiple(lm);
+  const fit = (n: number, s: number): number => (o.fitTiles === false ? s : fittedTileSize(n, s, multiple));
+  const S = { h: fit(full.nativeHeight, card.slice.height), w: fit(full.nativeWidth, card.slice.width) };
   const geom = sliceGeometry(norm.dims, axis, S.h, S.w);
+  const voxel = voxelSizes(norm.affine);
+  const minSignal = Math.max(1, Math.ceil(MIN_SIGNAL_MM2 / ((voxel[geom.rowDim] as number) * (voxel[geom.colDim] as number))));
   const tiles = tilePlan(geom.nativeHeight, geom.nativeWidth, S.h, S.w, o.overlap);
   const weights = blendWeights(S.h, S.w, tiles.length > 1 ? Math.max(1, o.overlap >> 1) : 0);
   const n = norm.data.length;
@@ -191,7 +213,7 @@ async function enhanceAlongAxis(lm: LoadedModel, norm: Volume, axis: Axis, o: En
     let m = 0;
     tiles.forEach((tile, tileIndex) => {
       extractCondition(norm, { ...geom, ...tile }, s, cond1, 0);
-      if (hasSignal(cond1, hw, hw)) {
+      if (hasSignal(cond1, hw, hw, minSignal)) {
         items.push({ slice: s, tileIndex, tile });
         m++;
       }
@@ -253,9 +275,10 @@ async function enhanceAlongAxis(lm: LoadedModel, norm: Volume, axis: Axis, o: En
       if (host.gates !== null) for (let j = 0; j < k; j++) bl.gates[j]?.add(it.tile, host.gates, (i * k + j) * hw);
       tilesDone++;
       if (--bl.left === 0) {
-        insertSlice(output, norm.dims, geom, it.slice, bl.out.result());
-        bl.experts.forEach((e, j) => insertSlice(experts[j] as Float32Array, norm.dims, geom, it.slice, e.result()));
-        bl.gates.forEach((e, j) => insertSlice(gates[j] as Float32Array, norm.dims, geom, it.slice, e.result()));
+        // Pixels only background tiles covered are 0, as skipped slices are.
+        insertSlice(output, norm.dims, geom, it.slice, bl.out.result(0));
+        bl.experts.forEach((e, j) => insertSlice(experts[j] as Float32Array, norm.dims, geom, it.slice, e.result(0)));
+        bl.gates.forEach((e, j) => insertSlice(gates[j] as Float32Array, norm.dims, geom, it.slice, e.result(0)));
         blenders.delete(it.slice);
         slicesDone++;
       }
@@ -263,7 +286,7 @@ async function enhanceAlongAxis(lm: LoadedModel, norm: Volume, axis: Axis, o: En
     report();
     await new Promise<void>((resolve) => setImmediate(resolve)); // let the progress display redraw
   }
-  return { output, experts, gates, slicesRun: tilesOfSlice.size, tilesRun: items.length, tilesPerSlice: tiles.length, evaluations };
+  return { output, experts, gates, slicesRun: tilesOfSlice.size, tilesRun: items.length, tilesPerSlice: tiles.length, tileSize: [S.h, S.w], evaluations };
 }
 
 function checkOptions(o: EnhanceOptions, lm: LoadedModel): void {
@@ -302,6 +325,7 @@ export async function enhanceVolume(lm: LoadedModel, lr: Volume, o: EnhanceOptio
     slicesRun: 0,
     tilesRun: 0,
     tilesPerSlice: 0,
+    tileSize: [lm.card.slice.height, lm.card.slice.width],
     evaluations: new Array<number>(k).fill(0),
     seconds: 0,
   };
@@ -314,6 +338,7 @@ export async function enhanceVolume(lm: LoadedModel, lr: Volume, o: EnhanceOptio
     stats.slicesRun += r.slicesRun;
     stats.tilesRun += r.tilesRun;
     stats.tilesPerSlice = Math.max(stats.tilesPerSlice, r.tilesPerSlice);
+    stats.tileSize = r.tileSize;
     r.evaluations.forEach((e, j) => (stats.evaluations[j] = (stats.evaluations[j] as number) + e));
   }
   const toUnits = (acc: Float32Array): Volume => {

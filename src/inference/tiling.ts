@@ -5,6 +5,10 @@
 //   centres a slice on its H x W canvas;
 // - n > S: ceil((n - overlap) / (S - overlap)) tiles with offsets spread evenly from 0 to n - S, so
 //   neighbours overlap by at least `overlap` pixels.
+// A slice smaller than the tile along an axis is run on a fitted tile instead (fittedTileSize): its
+// length rounded up to the model's size multiple, never more than the tile. The model is
+// convolutional with sinusoidal token positions (it is trained on crops), so it runs on any multiple;
+// the padding it no longer sees is zeros.
 // Overlapping predictions are blended with weights that ramp linearly from 1/(ramp+1) at a tile's
 // edge up to 1 at `ramp` pixels inside it (the same on every edge; where only one tile covers a pixel
 // its weight cancels), which hides the seams without discarding any pixel.
@@ -19,6 +23,17 @@ export function tileOffsets(n: number, tile: number, overlap: number): number[] 
   const out: number[] = [];
   for (let i = 0; i < count; i++) out.push(Math.round(((n - tile) * i) / (count - 1)));
   return out;
+}
+
+/**
+ * The tile length along an axis of native length n: `tile` when n >= tile, else n rounded up to a
+ * multiple of `multiple` (at most `tile`).
+ */
+export function fittedTileSize(n: number, tile: number, multiple: number): number {
+  if (!Number.isInteger(multiple) || multiple < 1) throw new RangeError(`fittedTileSize: multiple must be a positive integer, got ${multiple}`);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`fittedTileSize: length must be a positive integer, got ${n}`);
+  if (!Number.isInteger(tile) || tile < 1 || tile % multiple !== 0) throw new RangeError(`fittedTileSize: tile must be a positive multiple of ${multiple}, got ${tile}`);
+  return n >= tile ? tile : Math.min(tile, Math.ceil(n / multiple) * multiple);
 }
 
 export interface Tile {
@@ -44,7 +59,11 @@ export function blendWeights(height: number, width: number, ramp: number): Float
   return w;
 }
 
-/** Accumulates weighted tiles into an nRows x nCols image; `result()` divides by the weight sum. */
+/**
+ * Accumulates weighted tiles into an nRows x nCols image; `result()` divides by the weight sum.
+ * A pixel no tile covered is an error, or `uncovered` when given (e.g. 0 where background tiles
+ * were skipped).
+ */
 export class TileBlender {
   readonly #sum: Float64Array;
   readonly #weight: Float64Array;
@@ -75,11 +94,15 @@ export class TileBlender {
     }
   }
 
-  result(): Float32Array {
+  result(uncovered?: number): Float32Array {
     const out = new Float32Array(this.nRows * this.nCols);
     for (let j = 0; j < out.length; j++) {
       const w = this.#weight[j] as number;
-      if (w === 0) throw new Error(`TileBlender: pixel ${j} was covered by no tile`);
+      if (w === 0) {
+        if (uncovered === undefined) throw new Error(`TileBlender: pixel ${j} was covered by no tile`);
+        out[j] = uncovered;
+        continue;
+      }
       out[j] = (this.#sum[j] as number) / w;
     }
     return out;

@@ -52,6 +52,8 @@ export interface DemoOptions {
   readonly seed?: number;
   /** Tiles per forward pass (default 4, as enhance). */
   readonly batch?: number;
+  /** Pad every slice to the model's slice size instead of a fitted tile (enhance --full-tiles). */
+  readonly fullTiles?: boolean;
   readonly device?: T.Device;
   /** Segment the reference for per-region rows (default true); false: the brain mask only. */
   readonly regions?: boolean;
@@ -186,6 +188,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       batch: o.batch ?? 4,
       axes: [lm.card.slice.axis],
       overlap: 32,
+      fitTiles: o.fullTiles !== true,
       snapToCodebook: cfg.snapToCodebook,
       explain: true,
       ...(o.onEnhanceProgress !== undefined ? { onProgress: o.onEnhanceProgress } : {}),

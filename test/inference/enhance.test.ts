@@ -7,7 +7,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../../src/torch/index.js";
 import { loadModelDir, ModelDirError, type LoadedModel } from "../../src/inference/model_dir.js";
-import { enhanceVolume, prepareInput, type EnhanceOptions } from "../../src/inference/enhance.js";
+import { enhanceVolume, hasSignal, MIN_SIGNAL_MM2, prepareInput, SIGNAL_LEVEL, type EnhanceOptions } from "../../src/inference/enhance.js";
 import { gridFor } from "../../src/volume/affine.js";
 import { reorient } from "../../src/volume/reorient.js";
 import { phantom, tempDir } from "../data/phantom.js";
@@ -45,14 +45,17 @@ test("output on the target grid (the input's field of view at the card's voxel s
   r.output.affine.forEach((v, i) => assert.ok(Math.abs(v - (grid.affine[i] as number)) < 1e-9));
   assert.equal(r.stats.tilesPerSlice, 2);
   assert.ok(r.output.data.every((v) => Number.isFinite(v) && v >= 0));
-  // Slices without input signal are skipped and written as 0; the others are not all 0.
+  // Slices without input signal (less than MIN_SIGNAL_MM2 of 1 mm pixels above SIGNAL_LEVEL) are
+  // skipped and written as 0; the others are not all 0.
   const { norm } = prepareInput(lr, {}, lm.card);
   const plane = 60 * 72;
   let empty = 0;
   for (let k = 0; k < 36; k++) {
     const inp = norm.data.subarray(k * plane, (k + 1) * plane);
     const out = r.output.data.subarray(k * plane, (k + 1) * plane);
-    if (inp.every((v) => v <= 0.05)) {
+    const above = inp.reduce((n, v) => n + (v > SIGNAL_LEVEL ? 1 : 0), 0);
+    assert.ok(above === 0 || above >= 2 * MIN_SIGNAL_MM2, `slice ${k}: ${above} pixels with signal, so either of its two tiles could decide`);
+    if (above === 0) {
       empty++;
       assert.ok(out.every((v) => v === 0), `slice ${k}`);
     } else assert.ok(out.some((v) => v > 0), `slice ${k} has signal but an empty output`);
@@ -61,6 +64,55 @@ test("output on the target grid (the input's field of view at the card's voxel s
   assert.equal(r.stats.slicesRun, 36 - empty);
   assert.deepEqual(r.stats.evaluations, [2, 2, 2].map((s) => s * Math.ceil((r.stats.tilesRun) / 4)));
   assert.equal(T.memory().numTensors, before, "no tensor is left behind");
+});
+
+test("hasSignal counts values above SIGNAL_LEVEL in the range it is given", () => {
+  const v = new Float32Array(20).fill(SIGNAL_LEVEL); // at the level is not above it
+  assert.equal(hasSignal(v, 0, 20, 1), false);
+  v[3] = 0.2;
+  v[12] = 0.11;
+  assert.equal(hasSignal(v, 0, 20, 2), true);
+  assert.equal(hasSignal(v, 0, 20, 3), false);
+  assert.equal(hasSignal(v, 5, 15, 1), true);
+  assert.equal(hasSignal(v, 5, 15, 2), false);
+});
+
+test("a Rician-like background (above the 5% brain level, under SIGNAL_LEVEL) is skipped and written as 0", async () => {
+  const { scale } = prepareInput(lr, {}, lm.card);
+  const noisy = { ...lr, data: Float32Array.from(lr.data) };
+  const rows = 30 * 36;
+  let state = 7;
+  const uniform = (): number => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (const [from, to] of [[0, 4], [14, 18]] as const) for (let i = from * rows; i < to * rows; i++) noisy.data[i] = (0.065 + 0.01 * uniform()) * scale;
+  const { norm } = prepareInput(noisy, { inputScale: scale }, lm.card);
+  const plane = 60 * 72;
+  const background = [0, 1, 2, 3, 4, 5, 32, 33, 34, 35];
+  for (const k of background) {
+    const inp = norm.data.subarray(k * plane, (k + 1) * plane);
+    assert.ok(inp.filter((v) => v > 0.05).length > plane / 2, `slice ${k} passes the 5% brain level`);
+    assert.ok(inp.every((v) => v <= SIGNAL_LEVEL), `slice ${k} stays under SIGNAL_LEVEL`);
+  }
+  const clean = await enhanceVolume(lm, lr, { ...base, inputScale: scale });
+  const r = await enhanceVolume(lm, noisy, { ...base, inputScale: scale });
+  assert.equal(r.stats.slicesRun, clean.stats.slicesRun);
+  for (const k of background) assert.ok(r.output.data.subarray(k * plane, (k + 1) * plane).every((v) => v === 0), `slice ${k}`);
+});
+
+test("a slice smaller than the model's slice runs on a fitted tile (a multiple of 64 here); --full-tiles pads it", async () => {
+  const big = loadModelDir(writeTinyModelDir(join(dir, "run-128"), { card: { slice: { height: 128, width: 128, axis: "z" } } }));
+  try {
+    // 72 rows x 60 columns: one tile of 128 x 64 (rows, columns), or 128 x 128 padded.
+    const fitted = await enhanceVolume(big, lr, base);
+    const full = await enhanceVolume(big, lr, { ...base, fitTiles: false });
+    assert.deepEqual(fitted.stats.tileSize, [128, 64]);
+    assert.deepEqual(full.stats.tileSize, [128, 128]);
+    assert.equal(fitted.stats.tilesPerSlice, 1);
+    assert.equal(fitted.stats.slicesRun, full.stats.slicesRun);
+    for (const r of [fitted, full]) assert.ok(r.output.data.some((v) => v > 0) && r.output.data.every((v) => Number.isFinite(v) && v >= 0));
+    assert.ok(maxDiff(fitted.output.data, full.output.data) > 0, "the padding the model sees differs");
+  } finally {
+    big.dispose();
+  }
 });
 
 test("same seed, same volume; --batch does not change it; another seed does", async () => {

@@ -1,7 +1,7 @@
 // Covering slices of any size with fixed-size tiles (src/inference/tiling.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { blendWeights, TileBlender, tileOffsets, tilePlan } from "../../src/inference/tiling.js";
+import { blendWeights, fittedTileSize, TileBlender, tileOffsets, tilePlan } from "../../src/inference/tiling.js";
 import { assertThrowsMatching } from "../helpers.js";
 
 test("tileOffsets: one centred (padded) tile when the slice fits; otherwise evenly spread, overlapping tiles covering every pixel", () => {
@@ -47,8 +47,20 @@ test("a padded tile writes only the pixels inside the image; a pixel covered by 
   assert.equal(out[rows * cols - 1], (2 + rows - 1) * w + 3 + cols - 1);
   const empty = new TileBlender(rows, cols, blendWeights(h, w, 0), h, w);
   assert.throws(() => empty.result(), /covered by no tile/);
+  assert.ok(empty.result(0).every((v) => v === 0)); // where only skipped (background) tiles lay
   // weights ramp from the edge inwards and are 1 in the middle
   const wts = blendWeights(16, 16, 4);
   assert.equal(wts[8 * 16 + 8], 1);
   assert.ok((wts[0] as number) > 0 && (wts[0] as number) < (wts[16 + 1] as number));
+});
+
+test("fittedTileSize: a slice smaller than the tile gets its length rounded up to the multiple, never more than the tile", () => {
+  assert.equal(fittedTileSize(181, 256, 64), 192);
+  assert.equal(fittedTileSize(217, 256, 64), 256);
+  assert.equal(fittedTileSize(192, 256, 64), 192);
+  assert.equal(fittedTileSize(1, 256, 64), 64);
+  assert.equal(fittedTileSize(300, 256, 64), 256); // larger slices are tiled at the full size
+  assertThrowsMatching(() => fittedTileSize(100, 200, 64), /tile must be a positive multiple of 64/);
+  assertThrowsMatching(() => fittedTileSize(0, 256, 64), /length must be a positive integer/);
+  assertThrowsMatching(() => fittedTileSize(10, 256, 0), /multiple must be a positive integer/);
 });

@@ -20,6 +20,7 @@ interface DemoCliOptions {
   steps?: number;
   seed: number;
   batch: number;
+  fullTiles?: boolean;
   device: string;
   regions: boolean;
 }
@@ -34,6 +35,7 @@ export function registerDemo(program: Command): void {
     .option("--steps <n>", "DDIM steps (default: the model's sampling.steps)", positiveInt("steps"))
     .option("--seed <n>", "sampler seed (the acquisition's seed comes from heldout.json)", nonNegativeInt("seed"), 0)
     .option("--batch <n>", "tiles per forward pass", positiveInt("batch"), 4)
+    .option("--full-tiles", "pad every slice to the model's slice size (as enhance --full-tiles; slower)")
     .option("--no-regions", "skip the segmentation of the reference: brain-mask rows only (saves ~15 s)")
     .option("--device <device>", "cpu, cuda or cuda:N", "cpu")
     .action(async (opts: DemoCliOptions) => {
@@ -55,6 +57,7 @@ export function registerDemo(program: Command): void {
           ...(opts.steps !== undefined ? { steps: opts.steps } : {}),
           seed: opts.seed,
           batch: opts.batch,
+          fullTiles: opts.fullTiles === true,
           device,
           regions: opts.regions,
           log: (line) => {

@@ -37,6 +37,7 @@ interface EnhanceCliOptions {
   device: string;
   axis: string;
   overlap: number;
+  fullTiles?: boolean;
   snap?: boolean;
   explain?: string;
   volumeIndex?: number;
@@ -86,6 +87,7 @@ export function registerEnhance(program: Command): void {
     .option("--batch <n>", "tiles per forward pass", positiveInt("batch"), 4)
     .option("--axis <axis>", "slice axis of the RAS volume: x, y, z, or all (average of the three)", "model")
     .option("--overlap <px>", "tile overlap when a slice is larger than the model's slice size", nonNegativeInt("overlap"), 32)
+    .option("--full-tiles", "pad every slice to the model's slice size (default: a slice smaller than it runs on a tile fitted to it, a multiple of the model's size multiple; faster)")
     .option("--snap", "snap the final latent to the VQ-VAE codebook before decoding (default: the model's sampling.snapToCodebook)")
     .option("--no-snap", "decode the final latent as is instead of snapping it to the codebook")
     .option("--explain <dir>", "also write each expert's estimate and gate maps into this directory")
@@ -136,6 +138,7 @@ async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void>
       batch: opts.batch,
       axes,
       overlap: opts.overlap,
+      fitTiles: opts.fullTiles !== true,
       snapToCodebook: opts.snap ?? lm.config.sampling.snapToCodebook,
       explain: opts.explain !== undefined,
     };
@@ -168,7 +171,7 @@ async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void>
     const perSlice = s.slicesRun > 0 ? s.seconds / s.slicesRun : Number.NaN;
     console.error(
       `enhance: wrote ${opts.output}: ${s.targetDims.join("x")} at ${s.targetVoxelSize.map(fmt).join("x")} mm; ` +
-        `${s.slicesRun} of ${s.slices} slices had signal (${s.tilesRun} tiles, ${s.tilesPerSlice} per slice); ` +
+        `${s.slicesRun} of ${s.slices} slices had signal (${s.tilesRun} tiles of ${s.tileSize.join("x")}, ${s.tilesPerSlice} per slice); ` +
         `expert evaluations ${s.evaluations.join("/")}; ${s.seconds.toFixed(1)} s (${perSlice.toFixed(2)} s per slice)`,
     );
   } finally {
