@@ -13,8 +13,7 @@
 //   parity's own bound on ours/PyTorch (bench/parity.ts MAX_TIME_RATIO), and asynchronous mode below
 //   joint in FLOPs and time (its purpose; paper Table III: 42.21 vs 56.12 GFLOPs). The other figures
 //   are reported without a target.
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { parseBenchArgs } from "./args.js";
 import { MAX_TIME_RATIO } from "./parity.js";
 import { median } from "./stats.js";
 import type { BatchTime, EnhanceRunReport } from "./all_enhance.js";
@@ -56,56 +55,23 @@ export class BenchArgsError extends Error {
  * MOEDIFF_NUM_THREADS, `defaultThreads` the count used without either.
  */
 export function parseAllArgs(args: readonly string[], root: string, env: Readonly<Record<string, string | undefined>>, defaultThreads: number): AllOptions {
-  const flags = new Set(["--quick", "--skip-parity", "--skip-engine"]);
-  const valued = new Set(["--model", "--threads", "--slab", "--train-steps", "--train-warmup"]);
-  const values = new Map<string, string>();
-  const seen = new Set<string>();
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] as string;
-    if (flags.has(a)) {
-      seen.add(a);
-      continue;
-    }
-    if (!valued.has(a)) throw new BenchArgsError(`bench: unknown option '${a}'\n${USAGE}`);
-    const v = args[i + 1];
-    if (v === undefined || v.startsWith("--")) throw new BenchArgsError(`bench: ${a} needs a value`);
-    values.set(a, v);
-    i++;
-  }
-  const int = (name: string, fallback: number, min: number): number => {
-    const raw = values.get(`--${name}`);
-    if (raw === undefined) return fallback;
-    const v = Number(raw);
-    if (!Number.isInteger(v) || v < min) throw new BenchArgsError(`bench: --${name} expects an integer >= ${min}, got '${raw}'`);
-    return v;
-  };
-  let threadsDefault = defaultThreads;
-  const envThreads = env.MOEDIFF_NUM_THREADS;
-  if (envThreads !== undefined && envThreads !== "") {
-    const v = Number(envThreads);
-    if (!Number.isInteger(v) || v < 1) throw new BenchArgsError(`bench: MOEDIFF_NUM_THREADS must be a positive integer, got '${envThreads}'`);
-    threadsDefault = v;
-  }
-  let model = values.get("--model");
-  if (model === undefined) {
-    model = join(root, "models", "default");
-    if (!existsSync(model)) {
-      throw new BenchArgsError(
-        `bench: no --model DIR given and the default model ${model} does not exist; pass --model with a trained run directory (config.json, card.json, model.safetensors, vqvae/)`,
-      );
-    }
-  } else if (!existsSync(model)) {
-    throw new BenchArgsError(`bench: the model directory ${model} does not exist`);
-  }
+  const a = parseBenchArgs(args, {
+    name: "bench",
+    flags: ["--quick", "--skip-parity", "--skip-engine"],
+    valued: ["--model", "--threads", "--slab", "--train-steps", "--train-warmup"],
+    help: USAGE,
+    error: BenchArgsError,
+  });
+  const threadsDefault = a.threadsDefault(env, defaultThreads);
   return {
-    model: resolve(model),
-    quick: seen.has("--quick"),
-    threads: int("threads", threadsDefault, 1),
-    skipParity: seen.has("--skip-parity"),
-    skipEngine: seen.has("--skip-engine"),
-    slab: int("slab", 12, 1),
-    trainSteps: int("train-steps", 5, 1),
-    trainWarmup: int("train-warmup", 2, 0),
+    model: a.model(root, "config.json, card.json, model.safetensors, vqvae/"),
+    quick: a.has("--quick"),
+    threads: a.int("threads", threadsDefault, 1),
+    skipParity: a.has("--skip-parity"),
+    skipEngine: a.has("--skip-engine"),
+    slab: a.int("slab", 12, 1),
+    trainSteps: a.int("train-steps", 5, 1),
+    trainWarmup: a.int("train-warmup", 2, 0),
   };
 }
 

@@ -34,7 +34,7 @@
 //   (our engine is imported dynamically, after setting them). The rest of the environment (e.g.
 //   GLIBC_TUNABLES for malloc) is inherited by the child, so both sides share it.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -42,6 +42,7 @@ import { fileURLToPath } from "node:url";
 import type * as TorchModule from "../src/torch/index.js";
 import type { Expert } from "../src/models/experts/index.js";
 import type { ConditionEncoder } from "../src/models/condition/swin.js";
+import { parseBenchArgs } from "./args.js";
 import { median } from "./stats.js";
 
 // The engine is imported in main() only after OPENBLAS_NUM_THREADS is set (see the header), so
@@ -78,54 +79,19 @@ export interface ParityOptions {
  * MOEDIFF_NUM_THREADS, `defaultThreads` the engine's current count.
  */
 export function parseParityArgs(args: readonly string[], root: string, env: Readonly<Record<string, string | undefined>>, defaultThreads: number): ParityOptions {
-  const known = new Set(["--model", "--batch", "--rounds", "--warmup", "--threads", "--seed", "--settle", "--python", "--keep"]);
-  const values = new Map<string, string>();
-  let keep = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] as string;
-    if (!known.has(a)) throw new RangeError(`parity: unknown option '${a}'; options: ${[...known].join(", ")}`);
-    if (a === "--keep") {
-      keep = true;
-      continue;
-    }
-    const v = args[i + 1];
-    if (v === undefined || v.startsWith("--")) throw new RangeError(`parity: ${a} needs a value`);
-    values.set(a, v);
-    i++;
-  }
-  const int = (name: string, fallback: number, min: number): number => {
-    const raw = values.get(`--${name}`);
-    if (raw === undefined) return fallback;
-    const v = Number(raw);
-    if (!Number.isInteger(v) || v < min) throw new RangeError(`parity: --${name} expects an integer >= ${min}, got '${raw}'`);
-    return v;
-  };
-  const envThreads = env.MOEDIFF_NUM_THREADS;
-  let threadsDefault = defaultThreads;
-  if (envThreads !== undefined && envThreads !== "") {
-    const v = Number(envThreads);
-    if (!Number.isInteger(v) || v < 1) throw new RangeError(`parity: MOEDIFF_NUM_THREADS must be a positive integer, got '${envThreads}'`);
-    threadsDefault = v;
-  }
-  let model = values.get("--model");
-  if (model === undefined) {
-    const def = join(root, "models", "default");
-    if (!existsSync(def)) {
-      throw new RangeError(`parity: no --model DIR given and the default model ${def} does not exist; pass --model with a trained run directory (config.json, model.safetensors, vqvae/)`);
-    }
-    model = def;
-  }
-  const threads = int("threads", threadsDefault, 1);
+  const valued = ["--model", "--batch", "--rounds", "--warmup", "--threads", "--seed", "--settle", "--python"];
+  const a = parseBenchArgs(args, { name: "parity", flags: ["--keep"], valued, help: `options: ${[...valued, "--keep"].join(", ")}` });
+  const threads = a.int("threads", a.threadsDefault(env, defaultThreads), 1);
   return {
-    model: resolve(model),
-    batch: int("batch", 4, 1),
-    rounds: int("rounds", 7, 1),
-    warmup: int("warmup", 2, 0),
+    model: a.model(root, "config.json, model.safetensors, vqvae/"),
+    batch: a.int("batch", 4, 1),
+    rounds: a.int("rounds", 7, 1),
+    warmup: a.int("warmup", 2, 0),
     threads,
-    seed: int("seed", 1, 0),
-    python: values.get("--python") ?? null,
-    keep,
-    settle: int("settle", threads > 1 ? 250 : 0, 0),
+    seed: a.int("seed", 1, 0),
+    python: a.value("--python") ?? null,
+    keep: a.has("--keep"),
+    settle: a.int("settle", threads > 1 ? 250 : 0, 0),
   };
 }
 

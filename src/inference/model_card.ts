@@ -32,6 +32,12 @@ export interface ModelCard {
   readonly hrToLrScale?: number;
   /** Where the model was trained: data set directory and counts, for the record. */
   readonly dataset: { readonly path: string; readonly counts: Readonly<Record<string, number>> };
+  /**
+   * Written by `export` (src/report/export_model.ts, ExportRecord): where the model came from, each
+   * network's stored dtype and size, and the float16 precision check. For the record; inference does
+   * not read it.
+   */
+  readonly export?: Readonly<Record<string, unknown>>;
 }
 
 export class ModelCardError extends Error {

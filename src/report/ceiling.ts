@@ -16,8 +16,9 @@
 //     of the pair (normalise.ts), clamped at 0 as enhance clamps its output. Normalisation clipped the
 //     HR slices at 1, so even a perfect autoencoder cannot exceed the divisor: voxels brighter than it
 //     (the top 0.5% of the foreground) stay part of the ceiling's error, as they are of every model's.
-// The model's own rows are scaled by the LR acquisition's divisor (enhance); the ceiling uses the HR
-// divisor, the best an autoencoder of normalised HR slices can be given.
+// The model's own rows are scaled by the LR acquisition's divisor times the card's hrToLrScale
+// (enhance); the ceiling uses the pair's HR divisor, the best an autoencoder of normalised HR slices
+// can be given.
 import { join } from "node:path";
 import * as T from "../torch/index.js";
 import type { SliceDataset } from "../data/dataset.js";

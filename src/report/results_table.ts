@@ -248,7 +248,7 @@ export async function evaluateDefault(o: EvaluateDefaultOptions): Promise<Evalua
   if (ceiling !== null) {
     notes.push(
       `VQ-VAE ceiling: the HR test slices with their b and g (as the model's encoder saw them) through encoder, quantiser and decoder of ${ceiling.vqvaeDir} — the diffusion target decoded, what a perfect sampler would give; ` +
-        `placed back on the reference grid and scaled by the HR normalisation divisor (the models' outputs are scaled by the LR acquisition's, as enhance does). ` +
+        `placed back on the reference grid and scaled by the HR normalisation divisor (the models' outputs are scaled by the LR acquisition's divisor times the training pairs' HR/LR divisor ratio, as enhance does). ` +
         `With the codebook snap ${ceiling.snapToCodebook ? "off" : "on"} instead: PSNR ${fixed(2)(ceiling.other.scores.psnr)} dB, SSIM ${fixed(4)(ceiling.other.scores.ssim)}.`,
     );
     if (ceiling.missing.length > 0) notes.push(`The test split lacks slab slices ${ceiling.missing.join(", ")} (too little brain); they are 0 in the ceiling volume.`);

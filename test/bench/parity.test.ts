@@ -28,8 +28,8 @@ test("parseParityArgs: defaults, the default model dir, MOEDIFF_NUM_THREADS and 
     assert.equal(one.threads, 1);
     assert.equal(one.settle, 0, "no worker threads to settle with one thread");
     assert.equal(parseParityArgs(["--settle", "10"], root, {}, 2).settle, 10);
-    const p = parseParityArgs(["--model", "/x/run", "--batch", "2", "--threads", "2", "--warmup", "0", "--keep", "--python", "/opt/py"], root, { MOEDIFF_NUM_THREADS: "1" }, 3);
-    assert.equal(p.model, "/x/run");
+    const p = parseParityArgs(["--model", root, "--batch", "2", "--threads", "2", "--warmup", "0", "--keep", "--python", "/opt/py"], root, { MOEDIFF_NUM_THREADS: "1" }, 3);
+    assert.equal(p.model, root);
     assert.equal(p.batch, 2);
     assert.equal(p.threads, 2);
     assert.equal(p.warmup, 0);
@@ -41,11 +41,12 @@ test("parseParityArgs: defaults, the default model dir, MOEDIFF_NUM_THREADS and 
 test("parseParityArgs: a missing default model, bad values and unknown options are refused clearly", () => {
   withRoot((root) => {
     assertThrowsMatching(() => parseParityArgs([], root, {}, 1), /no --model DIR given/, /models[/\\]default does not exist/);
-    assertThrowsMatching(() => parseParityArgs(["--model", "m", "--batch", "0"], root, {}, 1), /--batch expects an integer >= 1, got '0'/);
-    assertThrowsMatching(() => parseParityArgs(["--model", "m", "--rounds", "2.5"], root, {}, 1), /--rounds expects an integer/);
-    assertThrowsMatching(() => parseParityArgs(["--model", "m", "--bogus", "1"], root, {}, 1), /unknown option '--bogus'/);
+    assertThrowsMatching(() => parseParityArgs(["--model", root, "--batch", "0"], root, {}, 1), /--batch expects an integer >= 1, got '0'/);
+    assertThrowsMatching(() => parseParityArgs(["--model", root, "--rounds", "2.5"], root, {}, 1), /--rounds expects an integer/);
+    assertThrowsMatching(() => parseParityArgs(["--model", root, "--bogus", "1"], root, {}, 1), /unknown option '--bogus'/);
     assertThrowsMatching(() => parseParityArgs(["--model"], root, {}, 1), /--model needs a value/);
-    assertThrowsMatching(() => parseParityArgs(["--model", "m"], root, { MOEDIFF_NUM_THREADS: "two" }, 1), /MOEDIFF_NUM_THREADS must be a positive integer, got 'two'/);
+    assertThrowsMatching(() => parseParityArgs(["--model", join(root, "nope")], root, {}, 1), /parity: the model directory .*nope does not exist/);
+    assertThrowsMatching(() => parseParityArgs(["--model", root], root, { MOEDIFF_NUM_THREADS: "two" }, 1), /MOEDIFF_NUM_THREADS must be a positive integer, got 'two'/);
   }, false);
 });
 
