@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The last two stages of `npm run train:default` (scripts/train-default.mjs runs them; they also run alone):
 //
-//   node scripts/evaluate-default.mjs evaluate [--dir DIR] [--seed N] [--steps N] [--no-regions] [--force]
+//   node scripts/evaluate-default.mjs evaluate [--dir DIR] [--seed N] [--steps N] [--full-chain-steps N] [--no-regions] [--force]
 //     For every trained run of DIR (moe, e1, e2, e3, nobg): heldout.json into the run, `moediff-sr demo`
-//     of its held-out slab into DIR/eval/<run>/ (seed 1), the VQ-VAE ceiling into DIR/eval/ceiling/, and
+//     of its held-out slab into DIR/eval/<run>/ (seed 1) and, from pure noise with --full-chain-steps
+//     DDIM steps (default 10; 0: none), into DIR/eval/<run>-noise/; the VQ-VAE ceiling into DIR/eval/ceiling/, and
 //     the comparison table into DIR/eval/results.json and results.md (src/report/results_table.ts).
 //     Runs that are not trained keep their row as "not trained". Exit 1 if a trained run's demo failed.
 //
@@ -34,7 +35,7 @@ const int = (name, def) => {
   return Number(v);
 };
 if (command !== "evaluate" && command !== "export") {
-  console.error("usage: node scripts/evaluate-default.mjs evaluate|export [--dir DIR] [--to OUT] [--seed N] [--steps N] [--no-regions] [--force]");
+  console.error("usage: node scripts/evaluate-default.mjs evaluate|export [--dir DIR] [--to OUT] [--seed N] [--steps N] [--full-chain-steps N] [--no-regions] [--force]");
   process.exit(2);
 }
 const dir = resolve(flag("dir", join(root, "runs", "default")));
@@ -48,7 +49,8 @@ const log = (line) => console.log(line);
 if (command === "evaluate") {
   const { evaluateDefault } = await lib("report/results_table.js");
   const steps = int("steps", undefined);
-  const r = await evaluateDefault({ dir, seed: int("seed", 1), ...(steps !== undefined ? { steps } : {}), regions: !has("no-regions"), force: has("force"), log });
+  const chain = int("full-chain-steps", undefined);
+  const r = await evaluateDefault({ dir, seed: int("seed", 1), ...(steps !== undefined ? { steps } : {}), ...(chain !== undefined ? { fullChainSteps: chain } : {}), regions: !has("no-regions"), force: has("force"), log });
   const { resultsMarkdown } = await lib("report/results_table.js");
   console.log(`\n${resultsMarkdown(r.results)}`);
   console.log(`written: ${r.files.json}, ${r.files.markdown}`);

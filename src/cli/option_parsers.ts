@@ -27,6 +27,9 @@ export function parseVoxel(v: string): number | [number, number, number] {
   return parts.length === 1 ? (parts[0] as number) : (parts as [number, number, number]);
 }
 
+/** --start: where each sampling chain starts, a fraction of its schedule in (0, 1]. */
+export const parseStart = (v: string): number => numberOption("start", "a fraction in (0, 1]", (x) => x > 0 && x <= 1)(v);
+
 /** A parser accepting finite numbers for which `ok` holds; the error says `--name must be <what>`. */
 export function numberOption(name: string, what: string, ok: (x: number) => boolean): (v: string) => number {
   return (v) => {

@@ -48,6 +48,8 @@ export interface DemoOptions {
   readonly whole?: boolean;
   /** DDIM steps (default: the model's sampling.steps, as enhance). */
   readonly steps?: number;
+  /** Where each chain starts, a fraction of its schedule (default: the model's sampling.start, as enhance). */
+  readonly start?: number;
   /** Sampler seed (default 0, as enhance). */
   readonly seed?: number;
   /** Tiles per forward pass (default 4, as enhance). */
@@ -181,7 +183,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       sampler: "ddim",
       steps: o.steps ?? cfg.steps,
       eta: 0,
-      start: cfg.start,
+      start: o.start ?? cfg.start,
       mode: "joint",
       skipBelow: 0,
       seed: o.seed ?? 0,

@@ -6,6 +6,8 @@
 //   E1 / E2 / E3 only                                 DIR/e1, e2, e3: one expert each, same training steps
 //   3 experts without b and g                         DIR/nobg: the ablation of the encoder's b and g inputs
 //   VQ-VAE ceiling                                    decode(encode(HR)) on the slab (ceiling.ts)
+//   every run again "from noise"                      the full chain (start 1, fullChainSteps DDIM steps),
+//                                                     where the experts, not the 3T latent, make the image
 //
 // Columns: whole-grid PSNR, 3-D SSIM, mean per-slice 2-D SSIM, HFEN, PSNR and SSIM inside the brain
 // mask, and the PSNR difference to the cubic B-spline row. A run that is not trained (no
@@ -13,8 +15,8 @@
 //
 // evaluateDefault runs it all for `npm run train:default`'s directory layout (scripts/train-default.mjs):
 // it writes heldout.json into every trained run (from DIR/data/manifest.json), runs the demo of each
-// into DIR/eval/<run>/ (slab mode, the model's sampler settings, seed 1; a demo newer than its model
-// with the same seed is reused), computes the ceiling into DIR/eval/ceiling/, and writes
+// into DIR/eval/<run>/ (slab mode, the model's sampler settings, seed 1) and DIR/eval/<run>-noise/ (the
+// full chain; a demo newer than its model with the same sampler settings is reused), computes the ceiling into DIR/eval/ceiling/, and writes
 // DIR/eval/results.json (heldout.json's `results` object) and results.md; DIR/moe/heldout.json gets the
 // table too, so `moediff-sr demo --model DIR/moe` shows it.
 import { existsSync, readFileSync, statSync } from "node:fs";
@@ -55,6 +57,9 @@ export const BASELINES = [
   { key: "bspline", label: "cubic B-spline" },
 ] as const;
 export const CEILING_LABEL = "VQ-VAE ceiling";
+/** DDIM steps of the "from noise" rows (evaluateDefault's fullChainSteps). */
+export const FULL_CHAIN_STEPS = 10;
+const fromNoiseLabel = (label: string, steps: number): string => `${label}, from noise (${steps} steps)`;
 
 export interface RowScores {
   readonly psnr: number;
@@ -122,6 +127,8 @@ export interface EvaluateDefaultOptions {
   readonly seed?: number;
   /** DDIM steps (default: each model's sampling.steps). */
   readonly steps?: number;
+  /** DDIM steps of the extra "from noise" rows (start 1); 0 leaves them out. Default FULL_CHAIN_STEPS. */
+  readonly fullChainSteps?: number;
   /** Segment the reference for region rows (default true; false: the brain mask only). */
   readonly regions?: boolean;
   /** Re-run demos even when a matching one exists. */
@@ -133,6 +140,8 @@ export interface EvaluateDefaultOptions {
 export interface RunOutcome {
   readonly name: string;
   readonly label: string;
+  /** "default": the model's own sampler settings; "noise": the full chain. */
+  readonly sampler: "default" | "noise";
   readonly status: "evaluated" | "reused" | "not trained" | "failed";
   readonly error?: string;
   readonly report?: DemoReport;
@@ -152,6 +161,8 @@ export interface CeilingOutcome {
 export interface EvaluateDefaultResult {
   readonly results: HeldoutResults;
   readonly runs: readonly RunOutcome[];
+  /** The same runs sampled from noise (empty with fullChainSteps 0). */
+  readonly fullChain: readonly RunOutcome[];
   readonly ceiling: CeilingOutcome | null;
   readonly files: { readonly json: string; readonly markdown: string };
 }
@@ -165,13 +176,14 @@ function readReport(path: string): DemoReport {
   return r;
 }
 
-/** A demo in `out` that can stand for this run: slab mode, same seed (and steps), newer than the weights. */
-function reusable(out: string, run: string, seed: number, steps: number | undefined): DemoReport | null {
+/** A demo in `out` that can stand for this run: slab mode, same seed (steps, start), newer than the weights. */
+function reusable(out: string, run: string, seed: number, steps: number | undefined, start: number | undefined): DemoReport | null {
   const path = join(out, "metrics.json");
   if (!existsSync(path) || statSync(path).mtimeMs <= statSync(join(run, "model.safetensors")).mtimeMs) return null;
   try {
     const r = readReport(path);
-    return r.mode === "slab" && r.enhance.seed === seed && (steps === undefined || r.enhance.steps === steps) ? r : null;
+    const same = r.mode === "slab" && r.enhance.seed === seed && (steps === undefined || r.enhance.steps === steps) && (start === undefined || r.enhance.start === start);
+    return same ? r : null;
   } catch {
     return null;
   }
@@ -188,32 +200,47 @@ export async function evaluateDefault(o: EvaluateDefaultOptions): Promise<Evalua
   const manifest = readManifest(dataDir);
   const heldout = heldoutFromManifest(manifest);
   const evalDir = join(o.dir, "eval");
+  const chainSteps = o.fullChainSteps ?? FULL_CHAIN_STEPS;
+  if (!Number.isInteger(chainSteps) || chainSteps < 0) throw new RangeError(`evaluateDefault: fullChainSteps must be an integer >= 0, got ${chainSteps}`);
   const runs: RunOutcome[] = [];
+  const chainRuns: RunOutcome[] = [];
 
-  for (const r of RUNS) {
+  const demoOf = async (r: (typeof RUNS)[number], sampler: RunOutcome["sampler"]): Promise<RunOutcome> => {
     const run = join(o.dir, r.name);
+    const label = sampler === "default" ? r.label : fromNoiseLabel(r.label, chainSteps);
     if (!existsSync(join(run, "model.safetensors"))) {
       log(`${r.name}: not trained (${run}/model.safetensors is missing)`);
-      runs.push({ ...r, status: "not trained" });
-      continue;
+      return { ...r, label, sampler, status: "not trained" };
     }
     writeFileAtomic(join(run, "heldout.json"), (w) => w(Buffer.from(formatHeldout(heldout))));
-    const out = join(evalDir, r.name);
-    const old = o.force === true ? null : reusable(out, run, seed, o.steps);
+    const out = join(evalDir, sampler === "default" ? r.name : `${r.name}-noise`);
+    const steps = sampler === "default" ? o.steps : chainSteps;
+    const start = sampler === "default" ? undefined : 1;
+    const old = o.force === true ? null : reusable(out, run, seed, steps, start);
     if (old !== null) {
       log(`${r.name}: reusing the demo in ${out}`);
-      runs.push({ ...r, status: "reused", report: old });
-      continue;
+      return { ...r, label, sampler, status: "reused", report: old };
     }
-    log(`${r.name}: demo of ${run} into ${out} (seed ${seed})`);
+    log(`${r.name}: demo of ${run} into ${out} (seed ${seed}${start === undefined ? "" : `, from noise, ${steps} steps`})`);
     try {
-      const d = await runDemo({ modelDir: run, out, seed, device, regions: o.regions ?? true, ...(o.steps !== undefined ? { steps: o.steps } : {}), log: (l) => log(`  ${l}`) });
-      runs.push({ ...r, status: "evaluated", report: d.report });
+      const d = await runDemo({
+        modelDir: run,
+        out,
+        seed,
+        device,
+        regions: o.regions ?? true,
+        ...(steps !== undefined ? { steps } : {}),
+        ...(start !== undefined ? { start } : {}),
+        log: (l) => log(`  ${l}`),
+      });
+      return { ...r, label, sampler, status: "evaluated", report: d.report };
     } catch (e) {
       log(`${r.name}: the demo failed: ${errorText(e)}`);
-      runs.push({ ...r, status: "failed", error: errorText(e) });
+      return { ...r, label, sampler, status: "failed", error: errorText(e) };
     }
-  }
+  };
+  for (const r of RUNS) runs.push(await demoOf(r, "default"));
+  if (chainSteps > 0) for (const r of RUNS) chainRuns.push(await demoOf(r, "noise"));
 
   const withDemo = runs.filter((r) => r.report !== undefined && enhancedOf(r.report) !== undefined);
   const first = withDemo[0];
@@ -227,11 +254,13 @@ export async function evaluateDefault(o: EvaluateDefaultOptions): Promise<Evalua
     const m = baseScope?.methods.find((x) => x.method === b.key);
     rows.push(m === undefined ? { label: b.label, status: "no demo ran" } : { label: b.label, scores: rowScores(m) });
   }
-  for (const r of runs) {
+  const runRow = (r: RunOutcome): TableRow => {
     const m = r.report !== undefined ? enhancedOf(r.report) : undefined;
-    rows.push(m !== undefined ? { label: r.label, scores: rowScores(m) } : { label: r.label, status: r.status === "failed" ? "failed" : "not trained" });
-  }
+    return m !== undefined ? { label: r.label, scores: rowScores(m) } : { label: r.label, status: r.status === "failed" ? "failed" : "not trained" };
+  };
+  rows.push(...runs.map(runRow));
   rows.push(ceiling === null ? { label: CEILING_LABEL, status: "not trained" } : { label: CEILING_LABEL, scores: ceiling.scores });
+  rows.push(...chainRuns.map(runRow));
 
   const s = heldout.slab;
   const a = heldout.acquisition;
@@ -243,6 +272,11 @@ export async function evaluateDefault(o: EvaluateDefaultOptions): Promise<Evalua
   }
   const samplers = [...new Set(withDemo.map((r) => `DDIM ${r.report!.enhance.steps} steps, start ${r.report!.enhance.start}, ${r.report!.enhance.snapToCodebook ? "codebook snap" : "no codebook snap"}`))];
   if (samplers.length > 0) notes.push(`Every model sampled with its own sampling settings (${samplers.join("; ")}), joint experts, seed ${seed}; per-run details in eval/<run>/summary.md.`);
+  if (chainRuns.length > 0) {
+    notes.push(
+      `"From noise" rows: the same models sampled with the full chain (start 1: every chain starts from pure noise, DDIM ${chainSteps} steps over each expert's whole schedule), so the image comes from the experts rather than from the 3T latent the partial chain starts at; per-run details in eval/<run>-noise/summary.md.`,
+    );
+  }
   const base = withDemo.map((r) => slabScope(r.report!)?.methods.find((m) => m.method === "bspline")?.volume.psnr);
   if (base.some((p) => p !== base[0])) notes.push("Warning: the demos' B-spline rows differ, so they did not see the same LR input; the baseline rows are the default model's.");
   if (ceiling !== null) {
@@ -254,7 +288,7 @@ export async function evaluateDefault(o: EvaluateDefaultOptions): Promise<Evalua
     if (ceiling.missing.length > 0) notes.push(`The test split lacks slab slices ${ceiling.missing.join(", ")} (too little brain); they are 0 in the ceiling volume.`);
     if (ceiling.croppedVoxelsPerSlice > 0) notes.push(`The training slices crop ${ceiling.croppedVoxelsPerSlice} voxels of every slab slice; they are 0 in the ceiling volume.`);
   }
-  for (const r of runs) if (r.status === "failed") notes.push(`${r.label}: the demo failed: ${r.error ?? "unknown error"}.`);
+  for (const r of [...runs, ...chainRuns]) if (r.status === "failed") notes.push(`${r.label}: the demo failed: ${r.error ?? "unknown error"}.`);
 
   const results = resultsTable(rows, notes);
   const w = new OutputWriter(evalDir);
@@ -263,7 +297,7 @@ export async function evaluateDefault(o: EvaluateDefaultOptions): Promise<Evalua
   if (existsSync(join(o.dir, "moe", "model.safetensors"))) {
     writeFileAtomic(join(o.dir, "moe", "heldout.json"), (wr) => wr(Buffer.from(formatHeldout({ ...heldout, results }))));
   }
-  return { results, runs, ceiling, files: { json, markdown } };
+  return { results, runs, fullChain: chainRuns, ceiling, files: { json, markdown } };
 }
 
 /** The ceiling of the default model's VQ-VAE (both snap settings), scored against `demoOut`'s files. */

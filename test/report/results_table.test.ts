@@ -60,7 +60,7 @@ before(async () => {
   await demoFixture(dir); // dir/data and dir/model
   renameSync(join(dir, "model"), join(dir, "moe"));
   const tensors = T.memory().numTensors;
-  run = await evaluateDefault({ dir, steps: 2, regions: false, log: (l) => logged.push(l) });
+  run = await evaluateDefault({ dir, steps: 2, fullChainSteps: 3, regions: false, log: (l) => logged.push(l) });
   assert.equal(T.memory().numTensors, tensors, "evaluateDefault leaves no tensor behind");
 });
 after(() => cleanup());
@@ -73,10 +73,22 @@ test("evaluateDefault: the rows are the demo's and the ceiling's numbers; untrai
   const rows = run.results.rows;
   assert.deepEqual(
     rows.map((r) => r[0]),
-    ["input (nearest)", "trilinear", "cubic B-spline", "MoEDiff-SR, 3 experts (default)", "E1 only", "E2 only", "E3 only", "3 experts without b and g", "VQ-VAE ceiling"],
+    [
+      ...["input (nearest)", "trilinear", "cubic B-spline", "MoEDiff-SR, 3 experts (default)", "E1 only", "E2 only", "E3 only", "3 experts without b and g", "VQ-VAE ceiling"],
+      ...["MoEDiff-SR, 3 experts (default)", "E1 only", "E2 only", "E3 only", "3 experts without b and g"].map((l) => `${l}, from noise (3 steps)`),
+    ],
   );
-  for (const r of rows.slice(4, 8)) assert.equal(r[1], "not trained");
+  for (const r of [...rows.slice(4, 8), ...rows.slice(10)]) assert.equal(r[1], "not trained");
   assert.deepEqual(run.runs.map((r) => r.status), ["evaluated", "not trained", "not trained", "not trained", "not trained"]);
+  assert.deepEqual(run.fullChain.map((r) => r.status), ["evaluated", "not trained", "not trained", "not trained", "not trained"]);
+
+  // The from-noise row: its own demo, started from pure noise with the asked steps.
+  const noise = JSON.parse(readFileSync(join(dir, "eval", "moe-noise", "metrics.json"), "utf8"));
+  assert.equal(noise.enhance.start, 1);
+  assert.equal(noise.enhance.steps, 3);
+  const noiseModel = noise.evaluations[0].methods.find((x: { method: string }) => x.method === "enhanced");
+  assert.equal(rows[9]![1], Number(noiseModel.volume.psnr.toFixed(2)));
+  assert.ok(run.results.notes?.some((n) => /From noise" rows: .*DDIM 3 steps/.test(n)));
 
   // Baselines and the model: the demo's metrics.json, rounded.
   const demo = JSON.parse(readFileSync(join(dir, "eval", "moe", "metrics.json"), "utf8"));
@@ -116,8 +128,9 @@ test("evaluateDefault: the rows are the demo's and the ceiling's numbers; untrai
 });
 
 test("evaluateDefault again reuses the seeded demo and gives the same table", async () => {
-  const again = await evaluateDefault({ dir, steps: 2, regions: false });
+  const again = await evaluateDefault({ dir, steps: 2, fullChainSteps: 3, regions: false });
   assert.equal(again.runs[0]?.status, "reused");
+  assert.equal(again.fullChain[0]?.status, "reused");
   assert.deepEqual(again.results, run.results);
   assert.equal(rowScores(again.runs[0]!.report!.evaluations[0]!.methods[3]!).psnr, rowScores(run.runs[0]!.report!.evaluations[0]!.methods[3]!).psnr);
 });

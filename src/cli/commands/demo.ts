@@ -1,4 +1,4 @@
-// `moediff-sr demo [--model DIR] [-o OUT] [--whole] [--steps N] [--seed N] [--device D]`: the main job.
+// `moediff-sr demo [--model DIR] [-o OUT] [--whole] [--steps N] [--start F] [--seed N] [--device D]`: the main job.
 // It reproduces the simulated 3T acquisition of the model's held-out data (heldout.json in the model
 // directory; Colin27 for the embedded model), enhances the held-out slab (or, with --whole, the whole
 // volume), compares the result and the classical baselines with the reference, and writes NIfTI
@@ -10,7 +10,7 @@ import type { Command } from "commander";
 import * as T from "../../torch/index.js";
 import { runDemo } from "../../report/pipeline.js";
 import { DEFAULT_MODEL_DIR } from "./enhance.js";
-import { nonNegativeInt, positiveInt } from "../option_parsers.js";
+import { nonNegativeInt, parseStart, positiveInt } from "../option_parsers.js";
 import { progress, type Progress } from "../progress.js";
 
 interface DemoCliOptions {
@@ -18,6 +18,7 @@ interface DemoCliOptions {
   output: string;
   whole?: boolean;
   steps?: number;
+  start?: number;
   seed: number;
   batch: number;
   fullTiles?: boolean;
@@ -33,6 +34,7 @@ export function registerDemo(program: Command): void {
     .option("-o, --output <dir>", "output directory", "demo-output")
     .option("--whole", "enhance and evaluate the whole volume too (slow: every slice; the whole-volume rows include training slices)")
     .option("--steps <n>", "DDIM steps (default: the model's sampling.steps)", positiveInt("steps"))
+    .option("--start <fraction>", "start each chain at this fraction of its schedule; 1 = from pure noise (default: the model's sampling.start)", parseStart)
     .option("--seed <n>", "sampler seed (the acquisition's seed comes from heldout.json)", nonNegativeInt("seed"), 0)
     .option("--batch <n>", "tiles per forward pass", positiveInt("batch"), 4)
     .option("--full-tiles", "pad every slice to the model's slice size (as enhance --full-tiles; slower)")
@@ -55,6 +57,7 @@ export function registerDemo(program: Command): void {
           out: opts.output,
           whole: opts.whole === true,
           ...(opts.steps !== undefined ? { steps: opts.steps } : {}),
+          ...(opts.start !== undefined ? { start: opts.start } : {}),
           seed: opts.seed,
           batch: opts.batch,
           fullTiles: opts.fullTiles === true,

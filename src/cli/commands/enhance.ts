@@ -6,7 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { InvalidArgumentError, type Command } from "commander";
+import type { Command } from "commander";
 import * as T from "../../torch/index.js";
 import { readNifti, toVolume, writeNifti } from "../../nifti/index.js";
 import type { Grid } from "../../volume/affine.js";
@@ -15,7 +15,7 @@ import { loadModelDir } from "../../inference/model_dir.js";
 import { enhanceVolume, type EnhanceOptions } from "../../inference/enhance.js";
 import { writeFileAtomic } from "../../util/atomic_write.js";
 import { fmt, parseNonFinite } from "../nifti_options.js";
-import { nonNegativeInt, parseVoxel, positiveInt } from "../option_parsers.js";
+import { nonNegativeInt, parseStart, parseVoxel, positiveInt } from "../option_parsers.js";
 import { progress } from "../progress.js";
 
 /** Where the embedded default model lives (issue 7 puts one there). */
@@ -42,12 +42,6 @@ interface EnhanceCliOptions {
   explain?: string;
   volumeIndex?: number;
   nonFinite: "error" | "zero";
-}
-
-function parseStart(v: string): number {
-  const x = Number(v);
-  if (!(x > 0 && x <= 1)) throw new InvalidArgumentError(`--start must be a fraction in (0, 1], got '${v}'`);
-  return x;
 }
 
 function parseSampler(v: string): "ddim" | "ddpm" {
