@@ -5,8 +5,6 @@
 // timed runs themselves need a trained model and minutes of CPU, so they live in the bench only.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
 import {
@@ -32,16 +30,7 @@ import { checkAcquisitionParams } from "../../src/volume/simulate.js";
 import { applyToPoint } from "../../src/volume/affine.js";
 import type { HeldoutSpec } from "../../src/report/heldout.js";
 import { assertClose, assertThrowsMatching } from "../helpers.js";
-
-function withRoot(fn: (root: string) => void, withDefaultModel: boolean): void {
-  const root = mkdtempSync(join(tmpdir(), "bench-all-test-"));
-  try {
-    if (withDefaultModel) mkdirSync(join(root, "models", "default"), { recursive: true });
-    fn(root);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-}
+import { withRoot } from "./bench_root.js";
 
 test("parseAllArgs: defaults, the default model, MOEDIFF_NUM_THREADS and explicit options", () => {
   withRoot((root) => {

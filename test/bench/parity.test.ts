@@ -4,21 +4,10 @@
 // comparison needs Python with torch, which CI does not install, so it lives in the bench only.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findPython, formatTable, parseParityArgs, summariseDiffs, timingSummary, TOLERANCE, type Case } from "../../bench/parity.js";
 import { assertThrowsMatching } from "../helpers.js";
-
-function withRoot(fn: (root: string) => void, withDefaultModel: boolean): void {
-  const root = mkdtempSync(join(tmpdir(), "parity-test-"));
-  try {
-    if (withDefaultModel) mkdirSync(join(root, "models", "default"), { recursive: true });
-    fn(root);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-}
+import { withRoot } from "./bench_root.js";
 
 test("parseParityArgs: defaults, the default model dir, MOEDIFF_NUM_THREADS and explicit flags", () => {
   withRoot((root) => {
