@@ -5,6 +5,7 @@
 #   2. npm ci when package-lock.json changed
 #   3. the native addon when its sources, libtorch or Node changed
 #   4. the TypeScript build (incremental)
+#   5. the viewer's page (Vite) when its sources or the packages changed
 # Usage: bash scripts/setup.sh [--quiet]
 # Set LIBTORCH=/path/to/libtorch to build against an official distribution
 # (CPU or CUDA) instead of Debian/Ubuntu's libtorch-dev.
@@ -30,6 +31,8 @@ node scripts/node-headers.mjs >/dev/null 2>&1 || missing+=(libnode-dev)
 [ -f /usr/share/mricron/templates/ch2bet.nii.gz ] || missing+=(mricron-data)
 # The font for labels in figures (moediff-sr figures).
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+# Headless Chromium for the viewer's end-to-end tests (test/e2e, driven by playwright-core).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -66,4 +69,16 @@ fi
 # ---- 4. TypeScript ----
 say "compiling TypeScript"
 node node_modules/typescript/bin/tsc -p tsconfig.json
+
+# ---- 5. the viewer's page ----
+viewer_hash=$( (find web -type f ! -path '*/node_modules/*' | LC_ALL=C sort | xargs cat; cat package-lock.json src/viewer/api.ts) | sha256sum | cut -c1-64)
+if [ ! -f dist/viewer/index.html ] || [ "$(cat "$stamps/viewer" 2>/dev/null)" != "$viewer_hash" ]; then
+  say "building the viewer's page"
+  if ! npm run -s build:viewer > "$stamps/viewer-build.log" 2>&1; then
+    tail -40 "$stamps/viewer-build.log" >&2
+    echo "setup: the viewer's build failed; the full log is $stamps/viewer-build.log" >&2
+    exit 1
+  fi
+  echo "$viewer_hash" > "$stamps/viewer"
+fi
 say "ready"

@@ -2,7 +2,7 @@
 // moediff-sr command line.
 //
 // Commands that do not need the tensor engine (info FILE, convert, evaluate, figures, baseline,
-// gradunwarp, bias-correct, segment) must run where the native addon is missing, so the engine is
+// gradunwarp, bias-correct, segment, view) must run where the native addon is missing, so the engine is
 // loaded only when a command needs it: `info` imports it itself when given no file, and the commands whose modules
 // import the engine are registered only when they may be the one asked for.
 import { Command } from "commander";
@@ -14,8 +14,9 @@ import { registerBaseline } from "./commands/baseline.js";
 import { registerGradunwarp } from "./commands/gradunwarp.js";
 import { registerBiasCorrect } from "./commands/bias_correct.js";
 import { registerSegment } from "./commands/segment.js";
+import { registerView } from "./commands/view.js";
 
-const ENGINE_FREE = new Set(["info", "convert", "evaluate", "figures", "baseline", "gradunwarp", "bias-correct", "segment"]);
+const ENGINE_FREE = new Set(["info", "convert", "evaluate", "figures", "baseline", "gradunwarp", "bias-correct", "segment", "view"]);
 
 const program = new Command()
   .name("moediff-sr")
@@ -71,6 +72,7 @@ try {
   registerGradunwarp(program);
   registerBiasCorrect(program);
   registerSegment(program);
+  registerView(program);
   await program.parseAsync(process.argv);
 } catch (e) {
   process.stderr.write(`moediff-sr: ${e instanceof Error ? e.message : String(e)}\n`);

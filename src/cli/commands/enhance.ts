@@ -3,9 +3,7 @@
 // With --explain DIR it also writes each expert's own estimate and its gate weights on the output
 // grid (DIR/expert_E<k>.nii.gz, DIR/gate_E<k>.nii.gz, DIR/explain.json), for `moediff-sr figures`.
 // Every file is written to a temporary name and renamed, so an error leaves no half-written output.
-import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import * as T from "../../torch/index.js";
 import { readNifti, toVolume, writeNifti } from "../../nifti/index.js";
@@ -13,13 +11,13 @@ import type { Grid } from "../../volume/affine.js";
 import { parseAxis, type Axis } from "../../data/slicing.js";
 import { loadModelDir } from "../../inference/model_dir.js";
 import { enhanceVolume, type EnhanceOptions } from "../../inference/enhance.js";
-import { writeFileAtomic } from "../../util/atomic_write.js";
+import { writeExplain } from "../../inference/explain_files.js";
+import { DEFAULT_MODEL_DIR } from "../../inference/default_model_dir.js";
 import { fmt, parseNonFinite } from "../nifti_options.js";
 import { nonNegativeInt, parseStart, parseVoxel, positiveInt } from "../option_parsers.js";
 import { progress } from "../progress.js";
 
-/** Where the embedded default model lives (issue 7 puts one there). */
-export const DEFAULT_MODEL_DIR = fileURLToPath(new URL("../../../../models/default", import.meta.url));
+export { DEFAULT_MODEL_DIR };
 
 interface EnhanceCliOptions {
   output: string;
@@ -171,33 +169,4 @@ async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void>
   } finally {
     lm.dispose();
   }
-}
-
-function writeExplain(
-  dir: string,
-  output: string,
-  r: Awaited<ReturnType<typeof enhanceVolume>>,
-  kinds: readonly number[],
-  gating: string,
-  o: EnhanceOptions,
-  axes: readonly Axis[],
-): void {
-  mkdirSync(dir, { recursive: true });
-  kinds.forEach((kind, i) => {
-    writeNifti(join(dir, `expert_E${kind}.nii.gz`), r.experts?.[i] as NonNullable<typeof r.experts>[number], { description: `moediff-sr expert E${kind} estimate` });
-    writeNifti(join(dir, `gate_E${kind}.nii.gz`), r.gates?.[i] as NonNullable<typeof r.gates>[number], { description: `moediff-sr gate weight of E${kind}` });
-  });
-  const meta = {
-    format: "moediff-sr-explain",
-    version: 1,
-    experts: [...kinds],
-    gating,
-    axis: axes.length === 1 ? ({ x: 0, y: 1, z: 2 } as const)[axes[0] as Axis] : "all",
-    output: resolve(output),
-    mode: o.mode,
-    sampler: o.sampler,
-    steps: o.sampler === "ddim" ? o.steps : null,
-    seed: o.seed,
-  };
-  writeFileAtomic(join(dir, "explain.json"), (w) => w(Buffer.from(`${JSON.stringify(meta, null, 2)}\n`)));
 }
