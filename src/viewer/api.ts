@@ -5,7 +5,8 @@
 //   GET  /api/sessions/:id           -> ViewSession
 //   GET  /files/:session/:index/:name -> the NIfTI bytes of session.volumes[index] (name = its file name,
 //                                       so NiiVue can tell .nii from .nii.gz by the URL)
-//   POST /api/jobs?name=FILE.nii.gz  body: the file's bytes (application/octet-stream)
+//   POST /api/jobs?name=FILE.nii.gz  body: the file's bytes (application/octet-stream); header
+//                                    X-Moediff-Viewer: 1 (the page's own; other origins cannot send it)
 //                                    -> 202 JobInfo | 400/413/503 ApiError
 //   GET  /api/jobs                   -> JobInfo[]
 //   GET  /api/jobs/:id               -> JobInfo

@@ -3,7 +3,7 @@
 //   sniffNifti: the first bytes (as they arrive) look like NIfTI-1/2 or gzip;
 //   inspectNifti: the whole file reads as a 3-D NIfTI volume with signal (run in a worker thread by
 //   src/viewer/inspect_worker.ts, as reading a large .nii.gz takes a moment).
-import { readNifti, toVolume } from "../nifti/index.js";
+import { NiftiError, readNifti, toVolume } from "../nifti/index.js";
 import { isNiftiName } from "./sessions.js";
 
 export class UploadError extends Error {
@@ -67,7 +67,7 @@ export function inspectNifti(path: string, name: string): Inspected {
   try {
     im = readNifti(path, { nonFinite: "error" });
   } catch (e) {
-    const why = e instanceof Error ? e.message.replace(path, name) : String(e);
+    const why = e instanceof NiftiError ? e.problem : e instanceof Error ? e.message.replace(path, name) : String(e);
     throw new UploadError(`${name} could not be read as NIfTI: ${why}`);
   }
   const frames = im.dims[3] ?? 1;
