@@ -138,6 +138,35 @@ test("the overlay toggle and the input/enhanced slider change the enhanced pane"
   assert.deepEqual(errors, []);
 });
 
+test("a click in one pane moves the crosshair in every pane; the slice slider and zoom change the picture", async () => {
+  const input = page.getByTestId("pane-input").locator("canvas");
+  const enhanced = page.getByTestId("pane-enhanced").locator("canvas");
+  const position = page.getByTestId("crosshair-position");
+  const where = await position.textContent();
+  const before = await shot(enhanced, "sync-before");
+  const box = (await input.boundingBox()) as { x: number; y: number; width: number; height: number };
+  await page.mouse.click(box.x + box.width * 0.35, box.y + box.height * 0.4);
+  await frame();
+  assert.notEqual(await position.textContent(), where, "the crosshair readout follows the click");
+  const after = await shot(enhanced, "sync-after");
+  assert.ok(changedFraction(before, after) > 0.002, "the other pane's crosshair moved");
+
+  const slice = page.getByTestId("slice-slider");
+  const [lo, hi] = await slice.evaluate((el) => [(el as unknown as { min: string }).min, (el as unknown as { max: string }).max]);
+  await slice.fill(String(Math.round(Number(lo) + 0.8 * (Number(hi) - Number(lo)))));
+  await frame();
+  const moved = await shot(enhanced, "slice-moved");
+  assert.ok(changedFraction(after, moved) > 0.02, "another slice is shown");
+  await page.getByTestId("zoom-in").click();
+  await page.getByTestId("zoom-in").click();
+  await frame();
+  const zoomed = await shot(enhanced, "zoomed");
+  assert.ok(changedFraction(moved, zoomed) > 0.05, "zooming in enlarges the image");
+  await page.getByTestId("zoom-reset").click();
+  await frame();
+  assert.deepEqual(errors, []);
+});
+
 test("a corrupt upload and a non-NIfTI upload show the server's message; the page goes on", async () => {
   const bytes = readFileSync(lrPath);
   await page.getByTestId("enhance-file").setInputFiles({ name: "broken.nii.gz", mimeType: "application/gzip", buffer: bytes.subarray(0, Math.floor(bytes.length / 2)) });
