@@ -33,6 +33,8 @@ let url: string;
 let browser: Browser;
 let page: Page;
 let errors: string[];
+/** Every URL the page requested. */
+const requested: string[] = [];
 let lrPath: string;
 
 /** Every other voxel: the brain at 2 mm, as a 3T-like input. */
@@ -91,6 +93,7 @@ before(async () => {
   browser = await launch();
   page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   errors = collectErrors(page);
+  page.on("request", (r) => void requested.push(r.url()));
 });
 
 after(async () => {
@@ -197,4 +200,10 @@ test("an uploaded volume is enhanced with the tiny model, its progress shown, an
   assert.ok((await page.getByTestId("overlay-toggle-gate-E1").count()) === 1, "the job's gate maps are offered as overlays");
   assert.match(page.url(), new RegExp(`session=${id}`));
   assert.deepEqual(errors, []);
+});
+
+test("every request the page made went to the viewer's own server (nothing leaves the machine)", () => {
+  assert.ok(requested.length > 10, `${requested.length} requests seen`);
+  const elsewhere = requested.filter((u) => !u.startsWith(url) && !u.startsWith("data:") && !u.startsWith("blob:"));
+  assert.deepEqual(elsewhere, []);
 });
