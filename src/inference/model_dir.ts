@@ -13,6 +13,7 @@ import { resolveMoEDiffConfig, type MoEDiffConfig } from "../models/moediff/conf
 import { loadVqvae } from "../train/vqvae_trainer.js";
 import type { VQVAE } from "../models/vqvae/index.js";
 import { readModelCard, type ModelCard } from "./model_card.js";
+import { missingModelFiles } from "./model_files.js";
 
 export class ModelDirError extends Error {
   constructor(message: string) {
@@ -51,8 +52,7 @@ function readConfig(dir: string): MoEDiffConfig {
 export function loadModelDir(dir: string, o: { device?: T.Device } = {}): LoadedModel {
   const device = o.device ?? T.getDefaultDevice();
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ModelDirError(`model directory ${dir} does not exist`);
-  const need = ["config.json", "model.safetensors", join("vqvae", "config.json"), join("vqvae", "model.safetensors")];
-  const missing = need.filter((f) => !existsSync(join(dir, f)));
+  const missing = missingModelFiles(dir);
   if (missing.length > 0) {
     throw new ModelDirError(
       `${dir} is not a trained MoEDiff-SR model directory: missing ${missing.join(", ")} ` +

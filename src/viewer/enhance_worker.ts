@@ -13,14 +13,13 @@ const port = parentPort;
 if (port === null) throw new Error("enhance_worker.ts runs as a worker thread (src/viewer/enhance_runner.ts starts it)");
 const data = workerData as EnhanceWorkerData;
 const post = (m: FromEnhanceWorker): void => port.postMessage(m);
+const device = data.device as import("../torch/index.js").Device;
 
-type Engine = typeof import("../torch/index.js");
 type Loaded = import("../inference/model_dir.js").LoadedModel;
 
-let engine: Engine;
 try {
-  engine = await import("../torch/index.js");
-  engine.setDefaultDevice(data.device as import("../torch/index.js").Device);
+  const engine = await import("../torch/index.js");
+  engine.setDefaultDevice(device);
   post({ type: "ready" });
 } catch (e) {
   post({ type: "engine-failed", error: `the tensor engine did not load: ${e instanceof Error ? e.message : String(e)}` });
@@ -41,7 +40,7 @@ async function run(spec: JobSpec): Promise<JobSummary> {
   const lr = toVolume(im, 0);
   if (model === null) {
     progress(0.01, "loading the model");
-    model = loadModelDir(data.modelDir, { device: data.device as import("../torch/index.js").Device });
+    model = loadModelDir(data.modelDir, { device });
   }
   const lm = model;
   const s = lm.config.sampling;
@@ -65,7 +64,7 @@ async function run(spec: JobSpec): Promise<JobSummary> {
     lm,
     lr,
     { ...o, onProgress: (p) => progress(0.02 + (0.92 * p.tilesDone) / Math.max(1, p.tiles), `slice ${p.slicesDone} of ${p.slices}`) },
-    data.device as import("../torch/index.js").Device,
+    device,
   );
   progress(0.95, "writing the volumes");
   const output = join(spec.outDir, "enhanced.nii.gz");

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { roleFromName, sessionFromDir, sessionFromFiles } from "../../src/viewer/sessions.js";
-import { sessionsFromPaths } from "../../src/cli/commands/view.js";
+import { modelAvailability, sessionsFromPaths } from "../../src/cli/commands/view.js";
 import { phantom, tempDir, writeVolume } from "../data/phantom.js";
 
 let dir: string;
@@ -108,4 +108,18 @@ test("sessionsFromPaths: one session per directory; directories and files togeth
   assert.throws(() => sessionFromDir("s0", empty), /has no NIfTI files/);
   assert.throws(() => sessionFromDir("s0", join(demo, "input.nii.gz")), /is not a directory/);
   assert.deepEqual(sessionsFromPaths([], {}), []);
+});
+
+test("modelAvailability: a missing directory or missing weights switch enhancing off with the reason", () => {
+  assert.match(modelAvailability(join(dir, "no-model")).why ?? "", /no-model does not exist; start the viewer with --model RUN/);
+  const half = join(dir, "half-model");
+  mkdirSync(join(half, "vqvae"), { recursive: true });
+  writeFileSync(join(half, "config.json"), "{}");
+  writeFileSync(join(half, "vqvae", "config.json"), "{}");
+  const a = modelAvailability(half);
+  assert.equal(a.available, false);
+  assert.match(a.why ?? "", /lacks model\.safetensors, vqvae\/model\.safetensors/);
+  writeFileSync(join(half, "model.safetensors"), "");
+  writeFileSync(join(half, "vqvae", "model.safetensors"), "");
+  assert.deepEqual(modelAvailability(half), { available: true });
 });

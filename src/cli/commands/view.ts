@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { DEFAULT_MODEL_DIR } from "../../inference/default_model_dir.js";
+import { missingModelFiles } from "../../inference/model_files.js";
 import { ViewerServer } from "../../viewer/server.js";
 import { sessionFromDir, sessionFromFiles, ViewerInputError, type SessionEntry } from "../../viewer/sessions.js";
 import { DEFAULT_ASSETS_DIR } from "../../viewer/static_files.js";
@@ -43,8 +44,8 @@ export function sessionsFromPaths(paths: readonly string[], o: Pick<ViewCliOptio
 
 /** Whether the model directory can enhance, and why not. */
 export function modelAvailability(dir: string): { available: boolean; why?: string } {
-  const need = ["config.json", "model.safetensors", "card.json", join("vqvae", "model.safetensors")];
-  const missing = need.filter((f) => !existsSync(join(dir, f)));
+  if (!existsSync(dir)) return { available: false, why: `the model directory ${dir} does not exist; start the viewer with --model RUN (a directory made by \`moediff-sr train\`)` };
+  const missing = missingModelFiles(dir);
   if (missing.length === 0) return { available: true };
   return { available: false, why: `the model directory ${dir} lacks ${missing.join(", ")}; start the viewer with --model RUN (a directory made by \`moediff-sr train\`)` };
 }
