@@ -1,5 +1,5 @@
 // What the viewer's server (src/viewer/server.ts) and page (web/src) say to each other over HTTP.
-// Types only: the page imports this file with `import type`, so nothing of the server is bundled.
+// Types and two dependency-free helpers: the page bundles this file, so it imports nothing.
 //
 //   GET  /api/config                 -> ViewerConfig
 //   GET  /api/sessions/:id           -> ViewSession
@@ -63,6 +63,14 @@ export interface ViewerConfig {
 }
 
 export type JobState = "queued" | "running" | "done" | "failed";
+
+/** The header every upload carries (the page's own: another origin cannot send it without a preflight). */
+export const UPLOAD_HEADER = "x-moediff-viewer";
+
+/** A job that will not change any more. */
+export function isFinished(job: { state: JobState }): boolean {
+  return job.state === "done" || job.state === "failed";
+}
 
 export interface JobInfo {
   id: string;

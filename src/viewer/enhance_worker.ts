@@ -75,7 +75,6 @@ async function run(spec: JobSpec): Promise<JobSummary> {
     input: { dims: [...im.dims.slice(0, 3)], voxelSize: [...im.voxelSize] },
     output: { dims: [...st.targetDims], voxelSize: [...st.targetVoxelSize] },
     model: data.modelDir,
-    experts: [...lm.model.kinds],
     sampler: `DDIM ${o.steps} steps from ${o.start} of the schedule, joint, seed ${o.seed}`,
     slices: st.slices,
     slicesRun: st.slicesRun,

@@ -2,7 +2,7 @@
 // already uses every core), with each job's state, progress and result, and listeners for the page's
 // event streams. The work itself is done by a JobRunner (src/viewer/enhance_runner.ts runs it in a
 // worker thread, so the server stays responsive).
-import type { JobInfo } from "./api.js";
+import { isFinished, type JobInfo } from "./api.js";
 import type { JobSummary } from "./tables.js";
 
 /** What a job enhances and where its files go. */
@@ -90,7 +90,7 @@ export class JobQueue {
     const j = this.jobs.get(id);
     if (j === undefined) throw new Error(`no job ${id}`);
     listener({ ...j.info });
-    if (j.info.state === "done" || j.info.state === "failed") return () => {};
+    if (isFinished(j.info)) return () => {};
     j.listeners.add(listener);
     return () => j.listeners.delete(listener);
   }
@@ -98,7 +98,7 @@ export class JobQueue {
   private emit(j: Job): void {
     const info = { ...j.info };
     for (const l of j.listeners) l(info);
-    if (info.state === "done" || info.state === "failed") j.listeners.clear();
+    if (isFinished(info)) j.listeners.clear();
   }
 
   private updateAhead(): void {

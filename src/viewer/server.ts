@@ -9,9 +9,9 @@ import { once } from "node:events";
 import { finished } from "node:stream/promises";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
-import type { ApiError, JobInfo, ViewerConfig } from "./api.js";
+import { isFinished, UPLOAD_HEADER, type ApiError, type JobInfo, type ViewerConfig } from "./api.js";
 import { JobQueue, QueueFullError, type JobRunner, type JobSpec } from "./jobs.js";
-import { makeSession, type SessionEntry } from "./sessions.js";
+import { explainItems, makeSession, type SessionEntry, type SessionItem } from "./sessions.js";
 import { jobTable, type JobSummary } from "./tables.js";
 import { checkUploadName, sniffNifti, UploadError, type Inspected } from "./upload_check.js";
 import { assetPath, notBuiltPage, sendFile } from "./static_files.js";
@@ -20,7 +20,7 @@ export const CSP =
   "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self' 'wasm-unsafe-eval'; " +
   "worker-src 'self' blob:; connect-src 'self' blob: data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
-export const UPLOAD_HEADER = "x-moediff-viewer";
+export { UPLOAD_HEADER };
 
 export interface ViewerServerOptions {
   sessions: SessionEntry[];
@@ -102,15 +102,12 @@ export class ViewerServer {
 
   private jobSession(spec: JobSpec, summary: JobSummary): string {
     const dir = spec.outDir;
-    const items = [
-      { file: spec.input, role: "input" as const },
-      { file: join(dir, "enhanced.nii.gz"), role: "enhanced" as const },
+    const items: SessionItem[] = [
+      { file: spec.input, role: "input" },
+      { file: join(dir, "enhanced.nii.gz"), role: "enhanced" },
+      ...explainItems(join(dir, "explain")),
     ];
-    const explained = summary.experts.flatMap((k) => [
-      { file: join(dir, "explain", `expert_E${k}.nii.gz`), role: "expert" as const, expert: k },
-      { file: join(dir, "explain", `gate_E${k}.nii.gz`), role: "gate" as const, expert: k },
-    ]);
-    const s = makeSession(spec.id, spec.name, "job", [...items, ...explained.filter((it) => existsSync(it.file))], [jobTable(summary)]);
+    const s = makeSession(spec.id, spec.name, "job", items, [jobTable(summary)]);
     this.addSession(s);
     return spec.id;
   }
@@ -178,7 +175,7 @@ export class ViewerServer {
     res.on("close", end);
     unsubscribe = this.queue.subscribe(id, (info: JobInfo) => {
       res.write(`data: ${JSON.stringify(info)}\n\n`);
-      if (info.state === "done" || info.state === "failed") {
+      if (isFinished(info)) {
         end();
         res.end();
       }

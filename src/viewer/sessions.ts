@@ -60,7 +60,7 @@ function volumeName(file: string, role: VolumeRole, expert?: number): string {
 /** The session's volumes in display order: bases first, then experts and gates by expert, then regions. */
 const ROLE_ORDER: VolumeRole[] = ["input", "enhanced", "reference", "lr", "baseline", "other", "expert", "gate", "region"];
 
-export function makeSession(id: string, title: string, source: ViewSession["source"], items: { file: string; role: VolumeRole; expert?: number }[], tables: MetricsTable[]): SessionEntry {
+export function makeSession(id: string, title: string, source: ViewSession["source"], items: SessionItem[], tables: MetricsTable[]): SessionEntry {
   const sorted = [...items].sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role) || (a.expert ?? 0) - (b.expert ?? 0));
   const volumes: ViewVolume[] = sorted.map((it, i) => ({
     name: volumeName(it.file, it.role, it.expert),
@@ -78,20 +78,29 @@ function niftiFiles(dir: string): string[] {
     .map((n) => join(dir, n));
 }
 
+/** A volume of a session and what it is. */
+export interface SessionItem {
+  file: string;
+  role: VolumeRole;
+  expert?: number;
+}
+
+/** The expert estimates and gate maps of an `enhance --explain` directory (none when it is missing). */
+export function explainItems(dir: string): SessionItem[] {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return [];
+  return niftiFiles(dir).flatMap((file) => {
+    const r = roleFromName(file);
+    return r.role === "expert" || r.role === "gate" ? [{ file, ...r }] : [];
+  });
+}
+
 /**
  * A session from a directory: its NIfTI files by name; explain/ (expert and gate maps) and regions/
  * (masks) when present; tables from metrics.json (demo) when present.
  */
 export function sessionFromDir(id: string, dir: string): SessionEntry {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ViewerInputError(`${dir} is not a directory`);
-  const items: { file: string; role: VolumeRole; expert?: number }[] = niftiFiles(dir).map((file) => ({ file, ...roleFromName(file) }));
-  const explain = join(dir, "explain");
-  if (existsSync(explain) && statSync(explain).isDirectory()) {
-    for (const file of niftiFiles(explain)) {
-      const r = roleFromName(file);
-      if (r.role === "expert" || r.role === "gate") items.push({ file, ...r });
-    }
-  }
+  const items: SessionItem[] = [...niftiFiles(dir).map((file) => ({ file, ...roleFromName(file) })), ...explainItems(join(dir, "explain"))];
   const regions = join(dir, "regions");
   if (existsSync(regions) && statSync(regions).isDirectory()) {
     for (const file of niftiFiles(regions)) items.push({ file, role: "region" });
@@ -120,7 +129,7 @@ export interface FileRoles {
  * names say otherwise; `roles` names them explicitly.
  */
 export function sessionFromFiles(id: string, files: readonly string[], roles: FileRoles = {}): SessionEntry {
-  const items: { file: string; role: VolumeRole; expert?: number }[] = [];
+  const items: SessionItem[] = [];
   const taken = new Set<VolumeRole>();
   const add = (file: string, role: VolumeRole, expert?: number): void => {
     if (!existsSync(file) || !statSync(file).isFile()) throw new ViewerInputError(`${file}: no such file`);
@@ -143,10 +152,7 @@ export function sessionFromFiles(id: string, files: readonly string[], roles: Fi
   }
   if (roles.explain !== undefined) {
     if (!existsSync(roles.explain) || !statSync(roles.explain).isDirectory()) throw new ViewerInputError(`--explain ${roles.explain} is not a directory`);
-    for (const file of niftiFiles(roles.explain)) {
-      const r = roleFromName(file);
-      if (r.role === "expert" || r.role === "gate") add(file, r.role, r.expert);
-    }
+    for (const it of explainItems(roles.explain)) add(it.file, it.role, it.expert);
   }
   if (items.length === 0) throw new ViewerInputError("no volumes to show: give a directory or NIfTI files");
   const title = items.map((it) => stem(it.file)).slice(0, 3).join(" · ");

@@ -106,8 +106,6 @@ export interface JobSummary {
   input: { dims: number[]; voxelSize: number[] };
   output: { dims: number[]; voxelSize: number[] };
   model: string;
-  /** The experts' numbers (1-based, as in the paper). */
-  experts: number[];
   sampler: string;
   slices: number;
   slicesRun: number;

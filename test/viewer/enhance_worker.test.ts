@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { ViewerServer, UPLOAD_HEADER } from "../../src/viewer/server.js";
 import { inspectInWorker, WorkerRunner } from "../../src/viewer/enhance_runner.js";
 import { readNifti } from "../../src/nifti/index.js";
-import type { JobInfo, ViewSession } from "../../src/viewer/api.js";
+import { isFinished, type JobInfo, type ViewSession } from "../../src/viewer/api.js";
 import { phantom, tempDir, writeVolume } from "../data/phantom.js";
 import { writeTinyModelInChild } from "./tiny_model_process.js";
 
@@ -56,7 +56,7 @@ async function waitFor(url: string, id: string, seen: JobInfo[] = []): Promise<J
   for (;;) {
     const j = (await (await fetch(`${url}api/jobs/${id}`)).json()) as JobInfo;
     seen.push(j);
-    if (j.state === "done" || j.state === "failed") return j;
+    if (isFinished(j)) return j;
     await new Promise((r) => setTimeout(r, 20));
   }
 }

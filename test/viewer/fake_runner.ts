@@ -3,12 +3,11 @@
 import type { JobProgress, JobRunner, JobSpec } from "../../src/viewer/jobs.js";
 import type { JobSummary } from "../../src/viewer/tables.js";
 
-export function summary(experts: number[] = []): JobSummary {
+export function summary(): JobSummary {
   return {
     input: { dims: [10, 12, 6], voxelSize: [2, 2, 2] },
     output: { dims: [20, 24, 12], voxelSize: [1, 1, 1] },
     model: "tiny",
-    experts,
     sampler: "DDIM 2 steps",
     slices: 12,
     slicesRun: 10,

@@ -150,7 +150,7 @@ test("two uploads queue; progress streams as server-sent events; the result open
     writeVolume(join(out, "explain", `expert_E${k}.nii.gz`), phantom([20, 24, 12]));
     writeVolume(join(out, "explain", `gate_E${k}.nii.gz`), phantom([20, 24, 12]));
   }
-  runner.finish(a.body.id, summary([1, 2]));
+  runner.finish(a.body.id, summary());
   await stream;
   assert.deepEqual(events.map((e) => e.state), ["running", "running", "done"]);
   assert.equal(events[1]?.message, "slice 3 of 6");

@@ -1,6 +1,6 @@
 // HTTP client of the viewer page: config, sessions, enhancement jobs (POST + SSE with polling fallback).
 // URLs are relative to the page ("api/config"), so the page works when the server mounts it under a path.
-import type { ApiError, JobInfo, ViewerConfig, ViewSession } from "../../src/viewer/api.js";
+import { isFinished, UPLOAD_HEADER, type ApiError, type JobInfo, type ViewerConfig, type ViewSession } from "../../src/viewer/api.js";
 
 /** A failed request, with the server's own `error` text when it sent one. */
 export class RequestError extends Error {
@@ -12,9 +12,6 @@ export class RequestError extends Error {
     this.name = "RequestError";
   }
 }
-
-/** Header every upload carries (see src/viewer/server.ts). */
-export const UPLOAD_HEADER = "x-moediff-viewer";
 
 export function apiUrl(path: string): string {
   return new URL(path.replace(/^\//, ""), document.baseURI).toString();
@@ -63,19 +60,15 @@ export async function postJob(file: File): Promise<JobInfo> {
     res = await fetch(apiUrl(`api/jobs?name=${encodeURIComponent(file.name)}`), {
       method: "POST",
       // The server takes uploads only with this header, which a page on another origin cannot send
-      // without a CORS preflight the server never grants (src/viewer/server.ts UPLOAD_HEADER).
+      // without a CORS preflight the server never grants (src/viewer/api.ts UPLOAD_HEADER).
       headers: { "content-type": "application/octet-stream", accept: "application/json", [UPLOAD_HEADER]: "1" },
       body: file,
     });
   } catch (e) {
     throw new RequestError(`uploading ${file.name} failed: the viewer server does not answer (${String(e)})`, 0);
   }
-  if (res.status !== 202 && !res.ok) throw await errorOf(res, `uploading ${file.name}`);
+  if (!res.ok) throw await errorOf(res, `uploading ${file.name}`);
   return (await res.json()) as JobInfo;
-}
-
-export function isFinished(job: JobInfo): boolean {
-  return job.state === "done" || job.state === "failed";
 }
 
 /**

@@ -3,7 +3,7 @@
 // that follows it over SSE (polling when the stream breaks): "N ahead" while queued, a progress bar
 // and message while running; when done the page opens the job's session, when failed its error
 // goes to the error box. Files are checked here only for name and size (the server decides the rest).
-import type { JobInfo, ViewerConfig } from "../../src/viewer/api.js";
+import { isFinished, type JobInfo, type ViewerConfig } from "../../src/viewer/api.js";
 import { followJob, postJob, RequestError } from "./api.js";
 import { el, formatBytes, formatNumber } from "./dom.js";
 
@@ -96,7 +96,7 @@ export class EnhanceForm {
   private track(job: JobInfo): void {
     this.update(job);
     if (job.state === "done") this.events.done(job);
-    if (job.state === "done" || job.state === "failed") return;
+    if (isFinished(job)) return;
     followJob(job.id, (next) => {
       this.update(next);
       if (next.state === "done") this.events.done(next);

@@ -86,10 +86,11 @@ async function runView(paths: string[], opts: ViewCliOptions): Promise<void> {
   const enhance = opts.enhance ? { model: modelDir, ...modelAvailability(modelDir) } : { model: modelDir, available: false, why: "the viewer was started with --no-enhance" };
   const jobsDir = opts.jobsDir !== undefined ? resolve(opts.jobsDir) : mkdtempSync(join(tmpdir(), "moediff-sr-view-"));
   mkdirSync(jobsDir, { recursive: true });
+  const assetsDir = process.env.MOEDIFF_VIEWER_ASSETS ?? DEFAULT_ASSETS_DIR;
   const runner = new WorkerRunner({ modelDir, device: opts.device });
   const server = new ViewerServer({
     sessions,
-    assetsDir: process.env.MOEDIFF_VIEWER_ASSETS ?? DEFAULT_ASSETS_DIR,
+    assetsDir,
     jobsDir,
     maxUploadBytes: opts.maxUploadMb * 2 ** 20,
     maxWaiting: opts.maxQueue,
@@ -100,7 +101,7 @@ async function runView(paths: string[], opts: ViewCliOptions): Promise<void> {
   });
   const url = await server.listen(opts.host, opts.port);
   if (!["127.0.0.1", "localhost", "::1"].includes(opts.host)) console.error(`view: listening on ${opts.host}: anyone who can reach this machine can see these volumes and run jobs`);
-  if (!existsSync(join(process.env.MOEDIFF_VIEWER_ASSETS ?? DEFAULT_ASSETS_DIR, "index.html"))) console.error("view: the page is not built; run `npm run build:viewer` (scripts/setup.sh does)");
+  if (!existsSync(join(assetsDir, "index.html"))) console.error("view: the page is not built; run `npm run build:viewer` (scripts/setup.sh does)");
   for (const s of sessions) console.error(`view: ${s.session.title}: ${s.session.volumes.map((v) => v.name).join(", ")}`);
   if (enhance.available) {
     console.error(`view: enhancing from the page with ${modelDir}; uploads and results go to ${jobsDir}`);
