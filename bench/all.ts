@@ -125,15 +125,15 @@ async function main(o: AllOptions): Promise<void> {
   // The engine loads after the thread environment is set (see the header).
   for (const [k, v] of Object.entries(threadEnv(o.threads))) if (k.endsWith("_NUM_THREADS")) process.env[k] = v;
   const T = await import("../src/torch/index.js");
-  const { loadModelDir } = await import("../src/inference/model_dir.js");
-  const { HELDOUT_FILE, readHeldout } = await import("../src/report/heldout.js");
+  const { loadModelDir } = await import("../src/model_dir/load.js");
+  const { HELDOUT_FILE, readHeldout } = await import("../src/model_dir/heldout.js");
   const { defaultHrSource } = await import("../src/data/prepare_options.js");
   const { loadHr, simulatedPair } = await import("../src/data/pair_volumes.js");
-  const { simulateAcquisition } = await import("../src/volume/simulate.js");
+  const { simulateAcquisition } = await import("../src/simulate/simulate.js");
   const { normaliseIntensity } = await import("../src/data/normalise.js");
   const { resample } = await import("../src/volume/resample.js");
   const { writeNifti } = await import("../src/nifti/index.js");
-  const { axisDim } = await import("../src/inference/model_card.js");
+  const { axisDim } = await import("../src/model_dir/card.js");
   const { componentFlops, enhancementFlops } = await import("../src/models/accounting.js");
   const { benchAcquisition, centredSlab, slabInput } = await import("./all_input.js");
   const { timeTrainingSteps } = await import("./all_train.js");

@@ -103,7 +103,7 @@ async function main(): Promise<void> {
   const spec = parseEnhanceRunSpec(JSON.parse(readFileSync(specPath, "utf8")), specPath);
   const T = await import("../src/torch/index.js");
   const { readNifti, toVolume } = await import("../src/nifti/index.js");
-  const { loadModelDir } = await import("../src/inference/model_dir.js");
+  const { loadModelDir } = await import("../src/model_dir/load.js");
   const { enhanceVolume } = await import("../src/inference/enhance.js");
   const lr = toVolume(readNifti(spec.lr));
   const t0 = performance.now();

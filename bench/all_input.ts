@@ -11,14 +11,14 @@
 // - Slab: `count` consecutive HR slices along the card's axis, centred in the volume (the middle of the
 //   head: every slice has brain, so each is a full-cost slice). It is enhanced like the demo enhances its
 //   slab: onto the HR grid's slab (enhance --like), from the LR slices whose B-spline support reaches it
-//   (src/report/slab.ts), divided by the whole LR volume's normalisation scale so it is scaled as the
+//   (src/demo/slab.ts), divided by the whole LR volume's normalisation scale so it is scaled as the
 //   whole volume would be.
-import type { HeldoutSpec } from "../src/report/heldout.js";
+import type { HeldoutSpec } from "../src/model_dir/heldout.js";
 import { PREPARE_DEFAULTS } from "../src/data/prepare_options.js";
-import type { AcquisitionParams } from "../src/volume/simulate.js";
+import type { AcquisitionParams } from "../src/simulate/simulate.js";
 import type { Grid } from "../src/volume/affine.js";
 import type { Volume } from "../src/volume/volume.js";
-import { cropGrid, cropVolume, lrRangeFor, type Dim } from "../src/report/slab.js";
+import { cropGrid, cropVolume, lrRangeFor, type Dim } from "../src/demo/slab.js";
 
 export interface BenchAcquisition {
   params: AcquisitionParams;

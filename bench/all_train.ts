@@ -19,14 +19,14 @@
 //   bank instead (a note says so): the perceptual term is a small part of the step either way.
 import { existsSync } from "node:fs";
 import * as T from "../src/torch/index.js";
-import type { LoadedModel } from "../src/inference/model_dir.js";
+import type { LoadedModel } from "../src/model_dir/load.js";
 import type { HrSource, PairVolumes } from "../src/data/pair_volumes.js";
 import { brainFractions, keptSlices } from "../src/data/brain_fraction.js";
 import { extractCondition, extractSlice, sliceGeometry } from "../src/data/slicing.js";
 import { moeTrainingLosses, type MoELatents } from "../src/models/moediff/training_losses.js";
 import { createPerceptualExtractor } from "../src/models/perceptual/index.js";
 import { freshTrainingState } from "../src/train/moe_trainer.js";
-import { conditionEncoderInput, encoderInput } from "../src/train/encoder_input.js";
+import { conditionEncoderInput, encoderInput } from "../src/models/vqvae/encoder_input.js";
 import { cropLatents } from "../src/train/latent_crop.js";
 import { BatchOrder } from "../src/train/batch_order.js";
 import { median } from "./stats.js";

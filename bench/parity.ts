@@ -277,7 +277,7 @@ async function main(): Promise<void> {
   process.env.OPENBLAS_NUM_THREADS = String(o.threads);
   process.env.OMP_NUM_THREADS = String(o.threads);
   const T: Torch = await import("../src/torch/index.js");
-  const { loadModelDir } = await import("../src/inference/model_dir.js");
+  const { loadModelDir } = await import("../src/model_dir/load.js");
   T.setNumThreads(o.threads);
   const python = findPython(o.python);
   const lm = loadModelDir(o.model);

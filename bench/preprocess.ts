@@ -13,10 +13,10 @@
 import { fileURLToPath } from "node:url";
 import { readNifti, toVolume } from "../src/nifti/index.js";
 import { applyToPoint, multiply } from "../src/volume/affine.js";
-import { biasFieldOnGrid, randomBiasField } from "../src/volume/bias_field.js";
+import { biasFieldOnGrid, randomBiasField } from "../src/simulate/bias_field.js";
 import { resampleLike } from "../src/volume/resample.js";
-import { simulateAcquisition } from "../src/volume/simulate.js";
-import { estimateWhiteMatter } from "../src/volume/white_matter.js";
+import { simulateAcquisition } from "../src/simulate/simulate.js";
+import { estimateWhiteMatter } from "../src/simulate/white_matter.js";
 import type { Volume } from "../src/volume/volume.js";
 import { Random } from "../src/util/random.js";
 import { n4BiasCorrection } from "../src/preprocess/n4/n4.js";

@@ -5,13 +5,13 @@
 //     For every trained run of DIR (moe, e1, e2, e3, nobg): heldout.json into the run, `moediff-sr demo`
 //     of its held-out slab into DIR/eval/<run>/ (seed 1) and, from pure noise with --full-chain-steps
 //     DDIM steps (default 10; 0: none), into DIR/eval/<run>-noise/; the VQ-VAE ceiling into DIR/eval/ceiling/, and
-//     the comparison table into DIR/eval/results.json and results.md (src/report/results_table.ts).
+//     the comparison table into DIR/eval/results.json and results.md (src/demo/results_table.ts).
 //     Runs that are not trained keep their row as "not trained". Exit 1 if a trained run's demo failed.
 //
 //   node scripts/evaluate-default.mjs export [--dir DIR] [--to OUT] [--force]
 //     DIR/moe with the table as the embedded default model in OUT (default: models/default of the
 //     repository): float16 weights where the output allows, card.json, heldout.json, MODEL_CARD.md
-//     (src/report/export_model.ts). --force replaces an existing export.
+//     (src/export/export_model.ts). --force replaces an existing export.
 //
 // It runs the compiled library (dist/); `npm run build` (or scripts/setup.sh) first.
 import { existsSync, readFileSync } from "node:fs";
@@ -47,16 +47,16 @@ if (!existsSync(join(root, "dist", "src", "report", "results_table.js"))) {
 const log = (line) => console.log(line);
 
 if (command === "evaluate") {
-  const { evaluateDefault } = await lib("report/results_table.js");
+  const { evaluateDefault } = await lib("demo/results_table.js");
   const steps = int("steps", undefined);
   const chain = int("full-chain-steps", undefined);
   const r = await evaluateDefault({ dir, seed: int("seed", 1), ...(steps !== undefined ? { steps } : {}), ...(chain !== undefined ? { fullChainSteps: chain } : {}), regions: !has("no-regions"), force: has("force"), log });
-  const { resultsMarkdown } = await lib("report/results_table.js");
+  const { resultsMarkdown } = await lib("demo/results_table.js");
   console.log(`\n${resultsMarkdown(r.results)}`);
   console.log(`written: ${r.files.json}, ${r.files.markdown}`);
   if (r.runs.some((x) => x.status === "failed")) process.exit(1);
 } else {
-  const { exportModel } = await lib("report/export_model.js");
+  const { exportModel } = await lib("export/export_model.js");
   const resultsPath = join(dir, "eval", "results.json");
   const results = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, "utf8")) : undefined;
   if (results === undefined) log(`export: ${resultsPath} does not exist (run the evaluate stage first); the card will say "not evaluated"`);

@@ -14,7 +14,7 @@ import type { RegisterOptions } from "../preprocess/register/options.js";
 import { resampleMoving } from "../preprocess/register/transform_file.js";
 import { reorient } from "../volume/reorient.js";
 import { resampleLike } from "../volume/resample.js";
-import { simulateAcquisition, type AcquisitionParams } from "../volume/simulate.js";
+import { simulateAcquisition, type AcquisitionParams } from "../simulate/simulate.js";
 import type { Volume } from "../volume/volume.js";
 import { BRAIN_LEVEL } from "./brain_fraction.js";
 import { logBiasChannel, readBiasField, readGdcMagnitude } from "./channels.js";

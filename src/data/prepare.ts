@@ -15,7 +15,7 @@
 // from one stream seeded by `seed`. Same inputs and options -> byte-identical output.
 import { writeFileSync, readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
-import { type AcquisitionParams } from "../volume/simulate.js";
+import { type AcquisitionParams } from "../simulate/simulate.js";
 import { BRAIN_LEVEL, brainFractions, keptSlices } from "./brain_fraction.js";
 import { DATASET_FORMAT, DATASET_VERSION, MANIFEST_FILE, formatManifest, type DatasetManifest, type DatasetSettings, type PairRecord } from "./manifest.js";
 import { NORMALISE_PERCENTILE } from "./normalise.js";

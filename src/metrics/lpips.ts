@@ -16,7 +16,7 @@
 // - x0 and x1 go through the backbone as one batch of 2B.
 // - The result is float in the model's dtype (default float32); dtype and device are options.
 import * as T from "../torch/index.js";
-import { loadTensorFile, TorchFileError } from "../torch_io/pth.js";
+import { loadTensorFile, TorchFileError } from "../torch/io/pth/pth.js";
 import { backboneFromFile, backboneFromStateDict, LPIPS_CHANNELS, LPIPS_NETS, type LpipsBackbone, type LpipsNet } from "./lpips_backbones.js";
 
 export { LPIPS_CHANNELS, LPIPS_NETS, type LpipsNet } from "./lpips_backbones.js";

@@ -15,7 +15,7 @@
 // - Every problem with a file (missing keys, unexpected keys, shapes that do not chain) is
 //   collected and reported at once, naming the file and the keys expected.
 import * as T from "../torch/index.js";
-import { loadTensorFile } from "../torch_io/pth.js";
+import { loadTensorFile } from "../torch/io/pth/pth.js";
 import { Vgg16Features, type Vgg16Layer } from "../models/perceptual/vgg16.js";
 
 export type LpipsNet = "vgg" | "alex";

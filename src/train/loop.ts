@@ -2,7 +2,7 @@
 // with the latest losses and ETA, a JSON-lines log, atomic checkpoints every `checkpointEvery` steps,
 // at the end, and on SIGINT/SIGTERM (the current step finishes, a checkpoint is written, then the loop
 // returns with `interrupted: true` so the caller can say how to resume).
-import { progress } from "../cli/progress.js";
+import { progress } from "../util/progress.js";
 import type { JsonlLog } from "./jsonl_log.js";
 import type { Device } from "../torch/index.js";
 

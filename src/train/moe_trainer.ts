@@ -6,14 +6,14 @@
 // the last iterate). Everything a resumed run needs is in RUN/checkpoint, written atomically; a resumed
 // run repeats the uninterrupted one exactly (same batches, timesteps, noise).
 //
-// RUN/: config.json, card.json (the model card, src/inference/model_card.ts), vqvae/ (a copy of the autoencoder used), log.jsonl, checkpoint/, model.safetensors,
+// RUN/: config.json, card.json (the model card, src/model_dir/card.ts), vqvae/ (a copy of the autoencoder used), log.jsonl, checkpoint/, model.safetensors,
 // model_raw.safetensors, metrics.json.
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
 import { readManifest } from "../data/manifest.js";
-import { modelCardFromManifest, writeModelCard } from "../inference/model_card.js";
+import { modelCardFromManifest, writeModelCard } from "../model_dir/card.js";
 import { openSliceDataset, type SliceDataset } from "../data/dataset.js";
 import type { SplitName } from "../data/split.js";
 import { MoEDiffSR } from "../models/moediff/moediff.js";
@@ -26,7 +26,7 @@ import { diffConfig } from "../util/config.js";
 import { writeFileAtomic } from "../util/atomic_write.js";
 import { BatchOrder } from "./batch_order.js";
 import { bytesToHex, disposeAll, hexToBytes, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
-import { conditionEncoderInput, encoderInput } from "./encoder_input.js";
+import { conditionEncoderInput, encoderInput } from "../models/vqvae/encoder_input.js";
 import { JsonlLog } from "./jsonl_log.js";
 import { runTrainingLoop, type TrainerRunOptions } from "./loop.js";
 import { loadVqvae } from "./vqvae_trainer.js";

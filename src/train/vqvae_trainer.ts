@@ -16,7 +16,7 @@ import { writeFileAtomic } from "../util/atomic_write.js";
 import { psnr, ssim } from "../metrics/image_metrics.js";
 import { BatchOrder } from "./batch_order.js";
 import { bytesToHex, disposeAll, hexToBytes, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
-import { encoderInput } from "./encoder_input.js";
+import { encoderInput } from "../models/vqvae/encoder_input.js";
 import { JsonlLog } from "./jsonl_log.js";
 import { runTrainingLoop, type TrainerRunOptions } from "./loop.js";
 import { randomWindow } from "./latent_crop.js";

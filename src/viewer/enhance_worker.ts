@@ -15,7 +15,7 @@ const data = workerData as EnhanceWorkerData;
 const post = (m: FromEnhanceWorker): void => port.postMessage(m);
 const device = data.device as import("../torch/index.js").Device;
 
-type Loaded = import("../inference/model_dir.js").LoadedModel;
+type Loaded = import("../model_dir/load.js").LoadedModel;
 
 try {
   const engine = await import("../torch/index.js");
@@ -31,7 +31,7 @@ let model: Loaded | null = null;
 async function run(spec: JobSpec): Promise<JobSummary> {
   const progress = (fraction: number, message: string): void => post({ type: "progress", id: spec.id, fraction, message });
   const { readNifti, toVolume, writeNifti } = await import("../nifti/index.js");
-  const { loadModelDir } = await import("../inference/model_dir.js");
+  const { loadModelDir } = await import("../model_dir/load.js");
   const { enhanceVolume } = await import("../inference/enhance.js");
   const { writeExplain } = await import("../inference/explain_files.js");
 

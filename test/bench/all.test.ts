@@ -26,9 +26,9 @@ import { parseEnhanceRunSpec, type EnhanceRunReport, type EnhanceRunSpec } from 
 import { ENHANCE_DEFAULTS } from "../../bench/all.js";
 import { registerEnhance } from "../../src/cli/commands/enhance.js";
 import { PREPARE_DEFAULTS } from "../../src/data/prepare_options.js";
-import { checkAcquisitionParams } from "../../src/volume/simulate.js";
+import { checkAcquisitionParams } from "../../src/simulate/simulate.js";
 import { applyToPoint } from "../../src/volume/affine.js";
-import type { HeldoutSpec } from "../../src/report/heldout.js";
+import type { HeldoutSpec } from "../../src/model_dir/heldout.js";
 import { assertClose, assertThrowsMatching } from "../helpers.js";
 import { withRoot } from "./bench_root.js";
 

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { readNifti, toVolume } from "../../src/nifti/index.js";
 import { applyToPoint } from "../../src/volume/affine.js";
-import { simulateAcquisition } from "../../src/volume/simulate.js";
+import { simulateAcquisition } from "../../src/simulate/simulate.js";
 import type { Volume } from "../../src/volume/volume.js";
 import { prepareDataset } from "../../src/data/prepare.js";
 import { openSliceDataset } from "../../src/data/dataset.js";

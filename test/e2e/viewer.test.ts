@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
-import { syntheticBrain } from "../report/fixture.js";
+import { syntheticBrain } from "../demo/fixture.js";
 import { tempDir, writeVolume } from "../data/phantom.js";
 import { writeTinyModelInChild } from "../viewer/tiny_model_process.js";
 import type { Volume } from "../../src/volume/volume.js";

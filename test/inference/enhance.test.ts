@@ -6,13 +6,13 @@ import assert from "node:assert/strict";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../../src/torch/index.js";
-import { loadModelDir, ModelDirError, type LoadedModel } from "../../src/inference/model_dir.js";
+import { loadModelDir, ModelDirError, type LoadedModel } from "../../src/model_dir/load.js";
 import { enhanceVolume, hasSignal, MIN_SIGNAL_MM2, prepareInput, SIGNAL_LEVEL, type EnhanceOptions } from "../../src/inference/enhance.js";
 import { gridFor } from "../../src/volume/affine.js";
 import { reorient } from "../../src/volume/reorient.js";
 import { phantom, tempDir } from "../data/phantom.js";
 import { writeTinyModelDir } from "./tiny_model.js";
-import { modelCardFromManifest } from "../../src/inference/model_card.js";
+import { modelCardFromManifest } from "../../src/model_dir/card.js";
 import type { DatasetManifest } from "../../src/data/manifest.js";
 
 let dir: string;

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import * as T from "../../src/torch/index.js";
 import { MoEDiffSR } from "../../src/models/moediff/moediff.js";
 import { resolveVQVAEConfig, VQVAE } from "../../src/models/vqvae/index.js";
-import { MODEL_CARD_FORMAT, writeModelCard, type ModelCard } from "../../src/inference/model_card.js";
+import { MODEL_CARD_FORMAT, writeModelCard, type ModelCard } from "../../src/model_dir/card.js";
 import { tinyMoEConfig, tinyVqvaeConfig } from "../train/fixture.js";
 
 function save(path: string, m: T.nn.Module): void {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import * as T from "../../src/torch/index.js";
 import { Lpips, lpipsLinearKeys } from "../../src/metrics/lpips.js";
 import { ConvStackBackbone, Vgg16Backbone, lpipsBackboneKeys } from "../../src/metrics/lpips_backbones.js";
-import { loadTensorFile } from "../../src/torch_io/pth.js";
+import { loadTensorFile } from "../../src/torch/io/pth/pth.js";
 import { assertClose } from "../helpers.js";
 import { FIXTURES, formulaBackbone, goldenPair, loadLpipsGolden, type PairGolden } from "./lpips_formula.js";
 

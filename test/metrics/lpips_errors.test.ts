@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as T from "../../src/torch/index.js";
 import { Lpips } from "../../src/metrics/lpips.js";
-import { loadTensorFile } from "../../src/torch_io/pth.js";
+import { loadTensorFile } from "../../src/torch/io/pth/pth.js";
 import { assertThrowsMatching } from "../helpers.js";
 import { FIXTURES, formulaBackbone } from "./lpips_formula.js";
 

@@ -2,16 +2,16 @@
 // It reproduces the simulated 3T acquisition of the model's held-out data (heldout.json in the model
 // directory; Colin27 for the embedded model), enhances the held-out slab (or, with --whole, the whole
 // volume), compares the result and the classical baselines with the reference, and writes NIfTI
-// volumes, PNG figures, summary.md/summary.html and metrics.json into OUT (src/report/pipeline.ts).
+// volumes, PNG figures, summary.md/summary.html and metrics.json into OUT (src/demo/run.ts).
 // Progress goes to stderr (a bar during enhancement); the closing table and the paths to stdout.
 import { existsSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { Command } from "commander";
 import * as T from "../../torch/index.js";
-import { runDemo } from "../../report/pipeline.js";
+import { runDemo } from "../../demo/run.js";
 import { DEFAULT_MODEL_DIR } from "./enhance.js";
 import { nonNegativeInt, parseStart, positiveInt } from "../option_parsers.js";
-import { progress, type Progress } from "../progress.js";
+import { progress, type Progress } from "../../util/progress.js";
 
 interface DemoCliOptions {
   model?: string;

@@ -9,13 +9,13 @@ import * as T from "../../torch/index.js";
 import { readNifti, toVolume, writeNifti } from "../../nifti/index.js";
 import type { Grid } from "../../volume/affine.js";
 import { parseAxis, type Axis } from "../../data/slicing.js";
-import { loadModelDir } from "../../inference/model_dir.js";
+import { loadModelDir } from "../../model_dir/load.js";
 import { enhanceVolume, type EnhanceOptions } from "../../inference/enhance.js";
 import { writeExplain } from "../../inference/explain_files.js";
-import { DEFAULT_MODEL_DIR } from "../../inference/default_model_dir.js";
+import { DEFAULT_MODEL_DIR } from "../../model_dir/default_dir.js";
 import { fmt, parseNonFinite } from "../nifti_options.js";
 import { nonNegativeInt, parseStart, parseVoxel, positiveInt } from "../option_parsers.js";
-import { progress } from "../progress.js";
+import { progress } from "../../util/progress.js";
 
 export { DEFAULT_MODEL_DIR };
 

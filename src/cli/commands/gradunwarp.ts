@@ -23,7 +23,7 @@ import { coefficientDisplacement, displacementMagnitude, type DisplacementField 
 import { fieldOnGrid, fromFslWarp, sameGrid, toFslWarp } from "../../preprocess/gradunwarp/fsl_warp.js";
 import { unwarpVolume, type UnwarpInterpolation } from "../../preprocess/gradunwarp/unwarp.js";
 import { fmt, parseNonFinite } from "../nifti_options.js";
-import { progress } from "../progress.js";
+import { progress } from "../../util/progress.js";
 
 interface GradunwarpCliOptions {
   coeffs?: string;

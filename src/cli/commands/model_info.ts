@@ -12,7 +12,7 @@ import * as T from "../../torch/index.js";
 import { asyncStepCounts, componentFlops, enhancementFlops, expertTimesteps, type ComponentCost, type EnhancementFlops } from "../../models/accounting.js";
 import type { MoEDiffSR } from "../../models/moediff/moediff.js";
 import type { VQVAE } from "../../models/vqvae/index.js";
-import { loadModelDir } from "../../inference/model_dir.js";
+import { loadModelDir } from "../../model_dir/load.js";
 import { positiveInt } from "../option_parsers.js";
 
 /** The counting convention, printed with every table. */

@@ -5,7 +5,7 @@ import { prepareDataset, PREPARE_DEFAULTS, defaultHrSource, type PrepareSource }
 import { METRICS, type Metric } from "../../preprocess/register/metrics.js";
 import { parseAxis } from "../../data/slicing.js";
 import { parseNonFinite } from "../nifti_options.js";
-import { progress } from "../progress.js";
+import { progress } from "../../util/progress.js";
 import { positiveInt } from "../option_parsers.js";
 
 interface PrepareCliOptions {

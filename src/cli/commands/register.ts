@@ -14,7 +14,7 @@ import { registerRigid, type RegistrationResult } from "../../preprocess/registe
 import { resampleMoving, transformDocument, writeTransform } from "../../preprocess/register/transform_file.js";
 import { fmt, parseNonFinite } from "../nifti_options.js";
 import { positiveInt } from "../option_parsers.js";
-import { progress } from "../progress.js";
+import { progress } from "../../util/progress.js";
 
 interface RegisterCliOptions {
   output: string;

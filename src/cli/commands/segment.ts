@@ -12,7 +12,7 @@ import { writeFileAtomic } from "../../util/atomic_write.js";
 import { segment, TISSUE_DEFAULTS, TISSUE_LABEL_NAMES, TISSUE_NAMES, type SegmentResult } from "../../preprocess/segment/index.js";
 import { fmt, parseNonFinite } from "../nifti_options.js";
 import { nonNegativeInt, numberOption, positiveInt } from "../option_parsers.js";
-import { progress } from "../progress.js";
+import { progress } from "../../util/progress.js";
 
 interface SegmentCliOptions {
   output: string;

@@ -1,5 +1,5 @@
 // `moediff-sr simulate HR -o LR`: a simulated 3T-like acquisition of a high-resolution volume
-// (src/volume/simulate.ts has the model): k-space truncation to the LR voxel size, Rician noise at an
+// (src/simulate/simulate.ts has the model): k-space truncation to the LR voxel size, Rician noise at an
 // SNR relative to the mean white-matter intensity, a smooth bias field, optionally a gradient-
 // nonlinearity warp; output on the LR grid or back on the HR grid; optionally the b and g maps.
 import { mkdirSync } from "node:fs";
@@ -7,8 +7,8 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { readNifti, toVolume, writeNifti } from "../../nifti/index.js";
 import { voxelSizes } from "../../volume/affine.js";
-import { simulateAcquisition, type SimulationResult } from "../../volume/simulate.js";
-import type { SliceProfile, SliceProfileShape } from "../../volume/kspace_lowpass.js";
+import { simulateAcquisition, type SimulationResult } from "../../simulate/simulate.js";
+import type { SliceProfile, SliceProfileShape } from "../../simulate/kspace_lowpass.js";
 import type { Volume } from "../../volume/volume.js";
 import { checkSeed } from "../../util/random.js";
 import { fmt, parseNonFinite } from "../nifti_options.js";

@@ -11,7 +11,7 @@ import { positiveInt } from "../option_parsers.js";
 import { startingConfig } from "./train_common.js";
 import { join } from "node:path";
 import { readManifest } from "../../data/manifest.js";
-import { MODEL_CARD_FILE, modelCardFromManifest, writeModelCard } from "../../inference/model_card.js";
+import { MODEL_CARD_FILE, modelCardFromManifest, writeModelCard } from "../../model_dir/card.js";
 
 interface Options {
   output: string;

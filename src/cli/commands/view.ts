@@ -5,8 +5,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from "node
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { DEFAULT_MODEL_DIR } from "../../inference/default_model_dir.js";
-import { missingModelFiles } from "../../inference/model_files.js";
+import { DEFAULT_MODEL_DIR } from "../../model_dir/default_dir.js";
+import { missingModelFiles } from "../../model_dir/files.js";
 import { ViewerServer } from "../../viewer/server.js";
 import { sessionFromDir, sessionFromFiles, ViewerInputError, type SessionEntry } from "../../viewer/sessions.js";
 import { DEFAULT_ASSETS_DIR } from "../../viewer/static_files.js";

@@ -24,7 +24,7 @@
 //   layers deeper than requested, and refuses anything else (a VGG-19 or
 //   VGG-16-BN file has other indices) by listing the offending keys.
 import * as T from "../../torch/index.js";
-import { loadTensorFile } from "../../torch_io/pth.js";
+import { loadTensorFile } from "../../torch/io/pth/pth.js";
 
 export const VGG16_LAYERS = [
   "relu1_1",

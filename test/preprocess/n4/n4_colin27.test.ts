@@ -18,9 +18,9 @@ import { readNifti, toVolume } from "../../../src/nifti/index.js";
 import { automaticMask } from "../../../src/preprocess/n4/mask.js";
 import { n4BiasCorrection } from "../../../src/preprocess/n4/n4.js";
 import { validVoxels } from "../../../src/preprocess/n4/shrink.js";
-import { biasFieldOnGrid, randomBiasField } from "../../../src/volume/bias_field.js";
+import { biasFieldOnGrid, randomBiasField } from "../../../src/simulate/bias_field.js";
 import { resampleToVoxelSize } from "../../../src/volume/resample.js";
-import { estimateWhiteMatter } from "../../../src/volume/white_matter.js";
+import { estimateWhiteMatter } from "../../../src/simulate/white_matter.js";
 import type { Volume } from "../../../src/volume/volume.js";
 import { Random } from "../../../src/util/random.js";
 

@@ -1,0 +1,136 @@
+// The comparison table: its arithmetic and layout (Δ PSNR against the B-spline row, rounding, rows of
+// runs that are not trained), and evaluateDefault end to end on a train:default-shaped directory with
+// only the default run trained: every number in results.json is the demo's (or, for the ceiling, the
+// demo's scoring of the ceiling volume, recomputed here), and DIR/moe/heldout.json carries the table.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import * as T from "../../src/torch/index.js";
+import { readNifti, toVolume } from "../../src/nifti/index.js";
+import { regionsFromMask, volumeAndRegionMetrics } from "../../src/metrics/regions.js";
+import { dataRange } from "../../src/volume/volume.js";
+import { parseHeldout, readHeldout } from "../../src/model_dir/heldout.js";
+import { evaluateDefault, RESULT_COLUMNS, resultsMarkdown, resultsTable, rowScores, type EvaluateDefaultResult, type RowScores } from "../../src/demo/results_table.js";
+import { tempDir } from "../data/phantom.js";
+import { demoFixture } from "./fixture.js";
+
+const scores = (psnr: number, ssim = 0.9): RowScores => ({ psnr, ssim, ssim2d: ssim - 0.01, hfen: 0.123456, brainPsnr: psnr - 3, brainSsim: ssim - 0.1 });
+
+test("resultsTable: Δ PSNR against the B-spline row, fixed rounding, and rows without numbers", () => {
+  const r = resultsTable(
+    [
+      { label: "input (nearest)", scores: scores(25.004) },
+      { label: "cubic B-spline", scores: scores(27.5) },
+      { label: "MoEDiff-SR, 3 experts (default)", scores: scores(28.75678, 0.912345) },
+      { label: "E2 only", status: "not trained" },
+      { label: "VQ-VAE ceiling", scores: { ...scores(35), brainPsnr: null, brainSsim: Number.NaN } },
+    ],
+    ["a note"],
+  );
+  assert.deepEqual(r.columns, [...RESULT_COLUMNS]);
+  assert.equal(r.command, "npm run train:default");
+  assert.deepEqual(r.rows[0], ["input (nearest)", 25, 0.9, 0.89, 0.1235, 22, 0.8, -2.5]);
+  assert.deepEqual(r.rows[1]?.[7], 0);
+  assert.deepEqual(r.rows[2], ["MoEDiff-SR, 3 experts (default)", 28.76, 0.9123, 0.9023, 0.1235, 25.76, 0.8123, 1.26]);
+  assert.deepEqual(r.rows[3], ["E2 only", "not trained", "", "", "", "", "", ""]);
+  assert.deepEqual(r.rows[4]?.slice(5), [null, null, 7.5]);
+  assert.deepEqual(r.notes, ["a note"]);
+  // It is a valid heldout.json `results` object, and the Markdown shows every row.
+  const spec = parseHeldout(
+    { source: { path: "/x.nii.gz", sha256: "0".repeat(64), subject: "s" }, acquisition: { voxelSize: 2, snr: 20, bias: 0.1, gradwarp: 0, seed: 1 }, slab: { axis: "z", first: 1, last: 3 }, results: r },
+    "test",
+  );
+  assert.deepEqual(spec.results, r);
+  const md = resultsMarkdown(r);
+  assert.ok(md.includes("| MoEDiff-SR, 3 experts (default) | 28.76 | 0.9123 | 0.9023 | 0.1235 | 25.76 | 0.8123 | 1.26 |"), md);
+  assert.ok(md.includes("| VQ-VAE ceiling | 35 | 0.9 | 0.89 | 0.1235 | n/a | n/a | 7.5 |"), md);
+  assert.ok(md.includes("- a note"));
+  // Without a B-spline row there is no Δ.
+  assert.equal(resultsTable([{ label: "x", scores: scores(20) }], []).rows[0]?.[7], null);
+});
+
+let dir: string;
+let cleanup: () => void;
+let run: EvaluateDefaultResult;
+const logged: string[] = [];
+
+before(async () => {
+  ({ dir, cleanup } = tempDir("moediff-results-"));
+  await demoFixture(dir); // dir/data and dir/model
+  renameSync(join(dir, "model"), join(dir, "moe"));
+  const tensors = T.memory().numTensors;
+  run = await evaluateDefault({ dir, steps: 2, fullChainSteps: 3, regions: false, log: (l) => logged.push(l) });
+  assert.equal(T.memory().numTensors, tensors, "evaluateDefault leaves no tensor behind");
+});
+after(() => cleanup());
+
+const load = (p: string) => toVolume(readNifti(p));
+
+test("evaluateDefault: the rows are the demo's and the ceiling's numbers; untrained runs say so", () => {
+  const json = JSON.parse(readFileSync(join(dir, "eval", "results.json"), "utf8"));
+  assert.deepEqual(json, JSON.parse(JSON.stringify(run.results)));
+  const rows = run.results.rows;
+  assert.deepEqual(
+    rows.map((r) => r[0]),
+    [
+      ...["input (nearest)", "trilinear", "cubic B-spline", "MoEDiff-SR, 3 experts (default)", "E1 only", "E2 only", "E3 only", "3 experts without b and g", "VQ-VAE ceiling"],
+      ...["MoEDiff-SR, 3 experts (default)", "E1 only", "E2 only", "E3 only", "3 experts without b and g"].map((l) => `${l}, from noise (3 steps)`),
+    ],
+  );
+  for (const r of [...rows.slice(4, 8), ...rows.slice(10)]) assert.equal(r[1], "not trained");
+  assert.deepEqual(run.runs.map((r) => r.status), ["evaluated", "not trained", "not trained", "not trained", "not trained"]);
+  assert.deepEqual(run.fullChain.map((r) => r.status), ["evaluated", "not trained", "not trained", "not trained", "not trained"]);
+
+  // The from-noise row: its own demo, started from pure noise with the asked steps.
+  const noise = JSON.parse(readFileSync(join(dir, "eval", "moe-noise", "metrics.json"), "utf8"));
+  assert.equal(noise.enhance.start, 1);
+  assert.equal(noise.enhance.steps, 3);
+  const noiseModel = noise.evaluations[0].methods.find((x: { method: string }) => x.method === "enhanced");
+  assert.equal(rows[9]![1], Number(noiseModel.volume.psnr.toFixed(2)));
+  assert.ok(run.results.notes?.some((n) => /From noise" rows: .*DDIM 3 steps/.test(n)));
+
+  // Baselines and the model: the demo's metrics.json, rounded.
+  const demo = JSON.parse(readFileSync(join(dir, "eval", "moe", "metrics.json"), "utf8"));
+  assert.equal(demo.enhance.seed, 1, "the demo is seeded with 1");
+  const scope = demo.evaluations[0];
+  for (const [i, key] of ["input", "trilinear", "bspline", "enhanced"].entries()) {
+    const m = scope.methods.find((x: { method: string }) => x.method === key);
+    const brain = m.regions.find((x: { name: string }) => x.name === "brain");
+    const row = rows[i]!;
+    assert.equal(row[1], Number(m.volume.psnr.toFixed(2)), `${key} PSNR`);
+    assert.equal(row[2], Number(m.volume.ssim.toFixed(4)), `${key} SSIM`);
+    assert.equal(row[3], Number(m.sliceMeans.ssim.toFixed(4)), `${key} SSIM 2-D`);
+    assert.equal(row[4], Number(m.volume.hfen.toFixed(4)), `${key} HFEN`);
+    assert.equal(row[5], Number(brain.psnr.toFixed(2)), `${key} brain PSNR`);
+    assert.equal(row[7], Number((m.volume.psnr - scope.methods[2].volume.psnr).toFixed(2)), `${key} Δ`);
+  }
+
+  // The ceiling: recomputed here from its file against the demo's reference and brain mask.
+  const c = run.ceiling!;
+  assert.ok(c !== null && existsSync(c.file) && existsSync(c.other.file));
+  assert.equal(c.snapToCodebook, true, "the tiny model's config snaps to the codebook (cpu-small preset)");
+  const ref = load(join(dir, "eval", "moe", "reference.nii.gz"));
+  const pred = load(c.file);
+  const brain = load(join(dir, "eval", "moe", "regions", "brain.nii.gz"));
+  const [lo, hi] = dataRange(ref.data);
+  const mine = volumeAndRegionMetrics(pred.data, ref.data, ref.dims, hi - lo, [regionsFromMask(brain.data, "brain")]);
+  const ceilingRow = rows[8]!;
+  assert.equal(ceilingRow[1], Number(mine.volume.psnr.toFixed(2)));
+  assert.equal(ceilingRow[2], Number(mine.volume.ssim.toFixed(4)));
+  assert.equal(ceilingRow[5], Number(mine.regions[0]![0]!.psnr.toFixed(2)));
+  assert.ok(run.results.notes?.some((n) => /VQ-VAE ceiling: .*codebook snap off instead: PSNR/.test(n)));
+  assert.ok(run.results.notes?.some((n) => /seed 1/.test(n)));
+
+  // The default run's heldout.json carries the table; results.md renders it.
+  assert.deepEqual(readHeldout(join(dir, "moe")).results, run.results);
+  assert.ok(readFileSync(join(dir, "eval", "results.md"), "utf8").includes("| E1 only | not trained |"));
+});
+
+test("evaluateDefault again reuses the seeded demo and gives the same table", async () => {
+  const again = await evaluateDefault({ dir, steps: 2, fullChainSteps: 3, regions: false });
+  assert.equal(again.runs[0]?.status, "reused");
+  assert.equal(again.fullChain[0]?.status, "reused");
+  assert.deepEqual(again.results, run.results);
+  assert.equal(rowScores(again.runs[0]!.report!.evaluations[0]!.methods[3]!).psnr, rowScores(run.runs[0]!.report!.evaluations[0]!.methods[3]!).psnr);
+});
