@@ -11,11 +11,6 @@ export function parseDtype(v: string): NiftiDtype {
   return v;
 }
 
-/** A number for people: up to 6 significant digits, no trailing zeros. */
-export function fmt(v: number): string {
-  return Number.isFinite(v) ? String(Number(v.toPrecision(6))) : String(v);
-}
-
 const XFORM_NAMES = ["unknown", "scanner", "aligned", "talairach", "mni_152", "template_other"];
 
 /** "2 (aligned)". */

@@ -20,7 +20,7 @@ import { displacementMagnitude as fieldMagnitude } from "../preprocess/gradunwar
 import type { Grid } from "../volume/affine.js";
 import type { Volume } from "../volume/volume.js";
 import { BRAIN_LEVEL } from "./brain_fraction.js";
-import { percentile } from "./normalise.js";
+import { percentile } from "../util/percentile.js";
 
 /** The b channel from a multiplicative bias field on the HR grid (see the top of this file). */
 export function logBiasChannel(field: Volume, hrNormalised: Volume, what = "bias field"): Float32Array {

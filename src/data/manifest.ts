@@ -4,7 +4,6 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Mat4 } from "../volume/volume.js";
-import type { PairRegistration } from "./pair_volumes.js";
 import type { ShardInfo } from "./shards.js";
 import type { Axis } from "./slicing.js";
 import type { SourceFile } from "./sources.js";
@@ -23,6 +22,22 @@ export interface AcquisitionRecord {
   readonly seed: number;
   readonly wmMean: number;
   readonly sigma: number;
+}
+
+/** The rigid LR-to-HR registration of a real pair, as recorded in the data-set manifest. */
+export interface PairRegistration {
+  readonly metric: string;
+  readonly init: string;
+  /** 4x4 rows: HR (fixed) world point -> LR (moving) world point, mm. */
+  readonly matrix: number[][];
+  /** 4x4 rows: LR world -> HR world. */
+  readonly inverse: number[][];
+  /** Angles about x, y, z in degrees (R = Rz Ry Rx) about the centre of the HR field of view. */
+  readonly rotationDeg: number[];
+  readonly translationMm: number[];
+  readonly levels: { readonly shrink: number; readonly iterations: number; readonly finalCost: number }[];
+  /** Fraction of the HR field of view inside the LR one after registration. */
+  readonly overlapAfter: number;
 }
 
 /** One LR/HR pair (acquisition) and what became of it. */

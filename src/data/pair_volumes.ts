@@ -18,7 +18,7 @@ import { simulateAcquisition, type AcquisitionParams } from "../simulate/simulat
 import type { Volume } from "../volume/volume.js";
 import { BRAIN_LEVEL } from "./brain_fraction.js";
 import { logBiasChannel, readBiasField, readGdcMagnitude } from "./channels.js";
-import type { AcquisitionRecord } from "./manifest.js";
+import type { AcquisitionRecord, PairRegistration } from "./manifest.js";
 import { normaliseIntensity } from "./normalise.js";
 import type { PairEntry } from "./pairs_manifest.js";
 import { overlapFraction, readVolume, sourceFile, type SourceFile } from "./sources.js";
@@ -34,22 +34,6 @@ export interface HrSource {
   readonly norm: Volume;
   readonly scale: number;
   readonly originalOrientation: string;
-}
-
-/** The rigid LR-to-HR registration of a real pair, as recorded in the data-set manifest. */
-export interface PairRegistration {
-  readonly metric: string;
-  readonly init: string;
-  /** 4x4 rows: HR (fixed) world point -> LR (moving) world point, mm. */
-  readonly matrix: number[][];
-  /** 4x4 rows: LR world -> HR world. */
-  readonly inverse: number[][];
-  /** Angles about x, y, z in degrees (R = Rz Ry Rx) about the centre of the HR field of view. */
-  readonly rotationDeg: number[];
-  readonly translationMm: number[];
-  readonly levels: { readonly shrink: number; readonly iterations: number; readonly finalCost: number }[];
-  /** Fraction of the HR field of view inside the LR one after registration. */
-  readonly overlapAfter: number;
 }
 
 export interface PairVolumes {

@@ -25,7 +25,7 @@ import * as T from "../torch/index.js";
 import { openSliceDataset } from "../data/dataset.js";
 import { readManifest } from "../data/manifest.js";
 import { resolveMoEDiffConfig } from "../models/moediff/config.js";
-import { loadVqvae } from "../train/vqvae_trainer.js";
+import { loadVqvae } from "../models/vqvae/load.js";
 import { axisDim } from "../model_dir/card.js";
 import { brainMask } from "../preprocess/segment/index.js";
 import { writeFileAtomic } from "../util/atomic_write.js";

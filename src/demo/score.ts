@@ -11,7 +11,7 @@
 // 2-D metrics) and the 3-D SSIM is NaN ("n/a") with a note.
 import { basename } from "node:path";
 import { readNifti, toVolume } from "../nifti/index.js";
-import { regionMaskFiles, runEvaluate, type EvaluateReport } from "../cli/commands/evaluate.js";
+import { regionMaskFiles, runEvaluate, type EvaluateReport } from "../evaluate/evaluate.js";
 import type { RegionMetrics, VolumeScores } from "../metrics/regions.js";
 import { hfen, kernelRadius, mse, perSliceMetrics, psnrFromMse, type SliceMetrics } from "../metrics/volume_metrics.js";
 import { dataRange as minMax, type Volume } from "../volume/volume.js";

@@ -29,16 +29,8 @@ import { writeFileAtomic } from "../util/atomic_write.js";
 import { resolveMoEDiffConfig } from "../models/moediff/config.js";
 import { formatHeldout, heldoutFromManifest, parseHeldout, readHeldout, type HeldoutResults, type HeldoutSpec } from "../model_dir/heldout.js";
 import { modelCardMarkdown } from "./model_card_md.js";
+import { EXPORT_TOLERANCE, WEIGHT_FILES, wallTimeFromLog, type ExportRecord, type ExportTolerance, type Network, type PrecisionCheck, type WeightRecord } from "./record.js";
 import { stageOutput } from "../data/output_dir.js";
-
-export interface ExportTolerance {
-  /** Largest allowed change of a slice's PSNR against its HR slice, dB. */
-  readonly psnrDb: number;
-  /** Largest allowed absolute change of an output pixel (normalised intensities, 1 = the 99.5th percentile). */
-  readonly maxAbs: number;
-}
-
-export const EXPORT_TOLERANCE: ExportTolerance = Object.freeze({ psnrDb: 0.01, maxAbs: 0.01 });
 
 export interface ExportOptions {
   /** The trained run (DIR/moe). */
@@ -58,37 +50,6 @@ export interface ExportOptions {
   readonly force?: boolean;
   readonly device?: T.Device;
   readonly log?: (line: string) => void;
-}
-
-export type Network = "moe" | "vqvae";
-export const WEIGHT_FILES: Readonly<Record<Network, string>> = { moe: "model.safetensors", vqvae: join("vqvae", "model.safetensors") };
-
-export interface PrecisionCheck {
-  /** Which networks were float16 in this trial. */
-  readonly float16: readonly Network[];
-  readonly maxAbs: number;
-  readonly psnrDelta: number;
-  readonly pass: boolean;
-}
-
-export interface WeightRecord {
-  readonly dtype: "float16" | "float32";
-  readonly bytes: number;
-  readonly float32Bytes: number;
-  /** Tensors kept in float32 in a float16 file because float16 cannot hold their values. */
-  readonly keptFloat32: readonly string[];
-}
-
-export interface ExportRecord {
-  readonly from: string;
-  readonly weights: Readonly<Record<Network, WeightRecord>>;
-  readonly check: {
-    readonly slices: readonly number[];
-    readonly seed: number;
-    readonly sampler: string;
-    readonly tolerance: ExportTolerance;
-    readonly trials: readonly PrecisionCheck[];
-  };
 }
 
 export interface ExportResult {
@@ -178,33 +139,6 @@ export function compareOutputs(a: Float32Array, b: Float32Array, hr: Float32Arra
     psnrDelta = Math.max(psnrDelta, Number.isNaN(d) ? 0 : d);
   }
   return { maxAbs, psnrDelta };
-}
-
-/** Wall time of a training log (log.jsonl): the last `time` of each sitting (time restarts at 0 on resume), summed. */
-export function wallTimeFromLog(path: string): { seconds: number; steps: number; sittings: number } | null {
-  if (!existsSync(path)) return null;
-  let seconds = 0;
-  let sittings = 0;
-  let prev = -1;
-  let steps = 0;
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    if (line.trim() === "") continue;
-    let r: { step?: unknown; time?: unknown };
-    try {
-      r = JSON.parse(line) as { step?: unknown; time?: unknown };
-    } catch {
-      continue;
-    }
-    if (typeof r.step === "number") steps = Math.max(steps, r.step);
-    if (typeof r.time !== "number") continue;
-    if (r.time < prev || prev < 0) {
-      if (prev >= 0) seconds += prev;
-      sittings++;
-    }
-    prev = r.time;
-  }
-  if (prev < 0) return null;
-  return { seconds: seconds + prev, steps, sittings };
 }
 
 /** `out` may receive an export: absent, empty, or (with force) a former export. */

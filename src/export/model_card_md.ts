@@ -5,11 +5,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { DatasetManifest } from "../data/manifest.js";
 import { resolveMoEDiffConfig } from "../models/moediff/config.js";
-import type { VqvaeRunConfig } from "../train/vqvae_trainer.js";
+import type { VqvaeRunConfig } from "../models/vqvae/run_config.js";
 import { readModelCard } from "../model_dir/card.js";
 import type { HeldoutSpec } from "../model_dir/heldout.js";
 import { renderMarkdown, type Block, type Text } from "../util/document.js";
-import { WEIGHT_FILES, type ExportRecord, type wallTimeFromLog } from "./export_model.js";
+import { WEIGHT_FILES, type ExportRecord, type wallTimeFromLog } from "./record.js";
 
 export interface CardInput {
   readonly dir: string;

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import * as T from "../torch/index.js";
 import { MoEDiffSR } from "../models/moediff/moediff.js";
 import { resolveMoEDiffConfig, type MoEDiffConfig } from "../models/moediff/config.js";
-import { loadVqvae } from "../train/vqvae_trainer.js";
+import { loadVqvae } from "../models/vqvae/load.js";
 import type { VQVAE } from "../models/vqvae/index.js";
 import { readModelCard, type ModelCard } from "./card.js";
 import { missingModelFiles } from "./files.js";

@@ -26,12 +26,12 @@ import { diffConfig } from "../util/config.js";
 import { writeFileAtomic } from "../util/atomic_write.js";
 import { BatchOrder } from "./batch_order.js";
 import { bytesToHex, disposeAll, hexToBytes, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
-import { conditionEncoderInput, encoderInput } from "../models/vqvae/encoder_input.js";
 import { JsonlLog } from "./jsonl_log.js";
 import { runTrainingLoop, type TrainerRunOptions } from "./loop.js";
-import { loadVqvae } from "./vqvae_trainer.js";
+import { loadVqvae } from "../models/vqvae/load.js";
 import { residualScaleOf } from "./residual_scale.js";
 import { cropLatents } from "./latent_crop.js";
+import { latentsOf, LatentCache } from "./latents.js";
 
 export interface TrainMoEOptions extends TrainerRunOptions {
   config: MoEDiffConfig;
@@ -277,58 +277,6 @@ export function freshTrainingState(config: MoEDiffConfig, latentChannels: number
   const generator = new T.Generator({ seed: tc.seed, device });
   const weighting = new UncertaintyWeight({ wMin: config.losses.wMin, wMax: config.losses.wMax });
   return { model, optimizer, scheduler, ema, generator, weighting };
-}
-
-/** The frozen autoencoder's latents of a batch. */
-export function latentsOf(vqvae: VQVAE, data: SliceDataset, split: SplitName, indices: readonly number[], config: MoEDiffConfig, device: T.Device) {
-  const batch = data.getBatch(split, indices, { device });
-  return T.noGrad(() => ({
-    z0: vqvae.encodeLatent(encoderInput(batch.hr, batch.g, batch.bias, config.inputs)),
-    condLatent: vqvae.encodeLatent(conditionEncoderInput(batch.cond)),
-    y: batch.cond,
-  }));
-}
-
-/**
- * latentsOf with the per-slice latents kept after their first computation (training.cacheLatents).
- * The condition slices y are read from the data set each time (they are cheap to read).
- */
-export class LatentCache {
-  readonly #z0 = new Map<number, T.Tensor>();
-  readonly #cond = new Map<number, T.Tensor>();
-
-  constructor(
-    readonly vqvae: VQVAE,
-    readonly data: SliceDataset,
-    readonly split: SplitName,
-    readonly config: MoEDiffConfig,
-    readonly device: T.Device,
-  ) {}
-
-  get(indices: readonly number[]) {
-    const missing = [...new Set(indices.filter((i) => !this.#z0.has(i)))];
-    if (missing.length > 0) {
-      T.tidy(() => {
-        const lat = latentsOf(this.vqvae, this.data, this.split, missing, this.config, this.device);
-        missing.forEach((idx, j) => {
-          this.#z0.set(idx, T.keep(lat.z0.narrow(0, j, 1).clone()));
-          this.#cond.set(idx, T.keep(lat.condLatent.narrow(0, j, 1).clone()));
-        });
-      });
-    }
-    const batch = this.data.getBatch(this.split, indices, { device: this.device });
-    return {
-      z0: T.cat(indices.map((i) => this.#z0.get(i)!), 0),
-      condLatent: T.cat(indices.map((i) => this.#cond.get(i)!), 0),
-      y: batch.cond,
-    };
-  }
-
-  dispose(): void {
-    for (const t of [...this.#z0.values(), ...this.#cond.values()]) t.dispose();
-    this.#z0.clear();
-    this.#cond.clear();
-  }
 }
 
 function makePhi(config: MoEDiffConfig, device: T.Device): FeatureExtractor {

@@ -6,7 +6,7 @@ import * as T from "../torch/index.js";
 import type { SliceDataset } from "../data/dataset.js";
 import type { MoEDiffConfig } from "../models/moediff/config.js";
 import type { VQVAE } from "../models/vqvae/index.js";
-import { latentsOf } from "./moe_trainer.js";
+import { latentsOf } from "./latents.js";
 
 export function residualScaleOf(vqvae: VQVAE, data: SliceDataset, config: MoEDiffConfig, device: T.Device, batchSize = 8): number {
   const n = data.size("train");

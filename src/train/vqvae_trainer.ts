@@ -5,13 +5,13 @@
 //
 // Output directory: config.json (the resolved config), model.safetensors (final weights),
 // metrics.json (held-out reconstruction), log.jsonl, checkpoint/ (for --resume).
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
-import { VQVAE, VQVAE_CPU_SMALL, VQVAE_PAPER, resolveVQVAEConfig, type VQVAEConfig } from "../models/vqvae/index.js";
+import { VQVAE, resolveVQVAEConfig, type VqvaeRunConfig } from "../models/vqvae/index.js";
 import { openSliceDataset, type SliceDataset } from "../data/dataset.js";
 import type { SplitName as Split } from "../data/split.js";
-import { ConfigError, diffConfig, resolveConfig, type ConfigObject } from "../util/config.js";
+import { diffConfig } from "../util/config.js";
 import { writeFileAtomic } from "../util/atomic_write.js";
 import { psnr, ssim } from "../metrics/image_metrics.js";
 import { BatchOrder } from "./batch_order.js";
@@ -20,94 +20,6 @@ import { encoderInput } from "../models/vqvae/encoder_input.js";
 import { JsonlLog } from "./jsonl_log.js";
 import { runTrainingLoop, type TrainerRunOptions } from "./loop.js";
 import { randomWindow } from "./latent_crop.js";
-
-export interface VqvaeTrainingConfig extends ConfigObject {
-  steps: number;
-  batchSize: number;
-  lr: number;
-  warmupSteps: number;
-  weightDecay: number;
-  gradClip: number;
-  seed: number;
-  logEvery: number;
-  checkpointEvery: number;
-  /** Held-out slices evaluated at the end (0 = all of the split). */
-  evalSlices: number;
-  /**
-   * Train on random square crops of this size (0 = whole slices). The autoencoder is fully
-   * convolutional, so crops teach it the same mapping at a fraction of the cost; evaluation always
-   * uses whole slices. Must be divisible by the downsampling factor.
-   */
-  cropSize: number;
-  /**
-   * Set model.scaleFactor at the end of training to 1 / std of the quantised latent over the training
-   * slices (LDM's "scale by std"), so the diffusion latent has unit variance whatever the codebook
-   * learnt. The paper fixes 0.2 for its VQ-VAE (its latents' scale); a small VQ-VAE's latents have
-   * another scale (cpu-small: std 0.41 unscaled, so 0.2 gave latents of std 0.08, drowned by unit
-   * noise at almost every timestep and sampled into noise).
-   */
-  scaleByStd: boolean;
-  /** Learning rate after the warm-up: "constant", or "cosine" annealing to 0 at the last step. */
-  lrSchedule: "constant" | "cosine";
-}
-
-export interface VqvaeRunConfig extends ConfigObject {
-  preset: string;
-  model: VQVAEConfig & ConfigObject;
-  training: VqvaeTrainingConfig;
-  inputs: { useBias: boolean; useGradwarp: boolean };
-}
-
-const TRAINING_CPU_SMALL: VqvaeTrainingConfig = {
-  steps: 1500,
-  batchSize: 8,
-  lr: 1e-3,
-  warmupSteps: 100,
-  weightDecay: 0,
-  gradClip: 1,
-  seed: 1,
-  logEvery: 10,
-  checkpointEvery: 250,
-  evalSlices: 0,
-  cropSize: 128,
-  scaleByStd: true,
-  lrSchedule: "constant",
-};
-
-export const VQVAE_RUN_PRESETS: Readonly<Record<string, VqvaeRunConfig>> = Object.freeze({
-  "cpu-small": { preset: "cpu-small", model: { ...VQVAE_CPU_SMALL } as VQVAEConfig & ConfigObject, training: TRAINING_CPU_SMALL, inputs: { useBias: true, useGradwarp: true } },
-  paper: {
-    preset: "paper",
-    model: { ...VQVAE_PAPER } as VQVAEConfig & ConfigObject,
-    training: { ...TRAINING_CPU_SMALL, steps: 100_000, batchSize: 32, lr: 1e-4, warmupSteps: 1000, checkpointEvery: 1000, cropSize: 0, scaleByStd: false },
-    inputs: { useBias: true, useGradwarp: true },
-  },
-});
-
-/** The preset with a user's overrides (a parsed JSON config file), validated. */
-export function resolveVqvaeRunConfig(preset: string, overrides?: unknown): VqvaeRunConfig {
-  const base = VQVAE_RUN_PRESETS[preset];
-  if (base === undefined) throw new ConfigError(`unknown preset '${preset}' (known: ${Object.keys(VQVAE_RUN_PRESETS).join(", ")})`);
-  const c = resolveConfig(base, overrides);
-  resolveVQVAEConfig(c.model); // the model's own checks
-  const t = c.training;
-  const positiveInt = (v: number, k: string): void => {
-    if (!Number.isInteger(v) || v < 1) throw new ConfigError(`config.training.${k} must be a positive integer, got ${v}`);
-  };
-  positiveInt(t.steps, "steps");
-  positiveInt(t.batchSize, "batchSize");
-  positiveInt(t.logEvery, "logEvery");
-  positiveInt(t.checkpointEvery, "checkpointEvery");
-  if (!(t.lr > 0)) throw new ConfigError(`config.training.lr must be > 0, got ${t.lr}`);
-  if (!(t.gradClip > 0)) throw new ConfigError(`config.training.gradClip must be > 0, got ${t.gradClip}`);
-  if (!Number.isInteger(t.warmupSteps) || t.warmupSteps < 0) throw new ConfigError(`config.training.warmupSteps must be an integer >= 0, got ${t.warmupSteps}`);
-  if (t.lrSchedule !== "constant" && t.lrSchedule !== "cosine") throw new ConfigError(`config.training.lrSchedule must be "constant" or "cosine", got ${JSON.stringify(t.lrSchedule)}`);
-  const factor = 2 ** (c.model.channelMult.length - 1);
-  if (!Number.isInteger(t.cropSize) || t.cropSize < 0 || t.cropSize % factor !== 0) {
-    throw new ConfigError(`config.training.cropSize must be 0 or a positive multiple of the downsampling factor ${factor}, got ${t.cropSize}`);
-  }
-  return c;
-}
 
 export interface TrainVqvaeOptions extends TrainerRunOptions {
   config: VqvaeRunConfig;
@@ -344,22 +256,3 @@ export function quantisedLatentStd(model: VQVAE, data: SliceDataset, config: Vqv
   return std;
 }
 
-/** Loads a trained VQ-VAE directory (config.json + model.safetensors), frozen and in eval mode. */
-export function loadVqvae(dir: string, device: T.Device = T.getDefaultDevice()): { model: VQVAE; config: VqvaeRunConfig } {
-  const cfgPath = join(dir, "config.json");
-  const wPath = join(dir, "model.safetensors");
-  if (!existsSync(cfgPath) || !existsSync(wPath)) {
-    throw new Error(`${dir} is not a trained VQ-VAE directory (it needs config.json and model.safetensors; train one with \`moediff-sr train-vqvae DATA -o ${dir}\`)`);
-  }
-  const config = JSON.parse(readFileSync(cfgPath, "utf8")) as VqvaeRunConfig;
-  const model = new VQVAE(resolveVQVAEConfig(config.model), { device });
-  const weights = T.io.loadFile(wPath, { device }).tensors;
-  try {
-    model.loadStateDict(weights);
-  } finally {
-    disposeAll(weights);
-  }
-  model.eval();
-  for (const p of model.parameters()) p.requiresGrad_(false);
-  return { model, config };
-}

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { normaliseIntensity, percentile } from "../../src/data/normalise.js";
+import { normaliseIntensity } from "../../src/data/normalise.js";
+import { percentile } from "../../src/util/percentile.js";
 import { Rng } from "../../src/data/rng.js";
 import { assertClose, assertThrowsMatching } from "../helpers.js";
 

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { openSliceDataset } from "../../src/data/dataset.js";
 import { prepareDataset } from "../../src/data/prepare.js";
-import { percentile } from "../../src/data/normalise.js";
+import { percentile } from "../../src/util/percentile.js";
 import { SPLITS } from "../../src/data/split.js";
 import type { Volume } from "../../src/volume/volume.js";
 import { assertClose } from "../helpers.js";

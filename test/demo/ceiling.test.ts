@@ -9,7 +9,7 @@ import * as T from "../../src/torch/index.js";
 import { openSliceDataset, type SliceDataset } from "../../src/data/dataset.js";
 import { extractSlice, sliceGeometry } from "../../src/data/slicing.js";
 import { encoderInput } from "../../src/models/vqvae/encoder_input.js";
-import { loadVqvae } from "../../src/train/vqvae_trainer.js";
+import { loadVqvae } from "../../src/models/vqvae/load.js";
 import type { VQVAE } from "../../src/models/vqvae/index.js";
 import { writeNifti } from "../../src/nifti/index.js";
 import { ceilingSlab, heldoutPair, putBackSlice, scoreCeiling, vqvaeReconstruction } from "../../src/demo/ceiling.js";

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { writeNifti } from "../../src/nifti/index.js";
-import { runEvaluate } from "../../src/cli/commands/evaluate.js";
+import { runEvaluate } from "../../src/evaluate/evaluate.js";
 import { hfen, mse, perSliceMetrics, psnrFromMse } from "../../src/metrics/volume_metrics.js";
 import { METHODS, scoreScope, SSIM_WINDOW, type MethodKey } from "../../src/demo/score.js";
 import type { Volume } from "../../src/volume/volume.js";

@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { prepareDataset } from "../../src/data/prepare.js";
 import { resolveMoEDiffConfig, type MoEDiffConfig } from "../../src/models/moediff/config.js";
-import { resolveVqvaeRunConfig, type VqvaeRunConfig } from "../../src/train/vqvae_trainer.js";
+import { resolveVqvaeRunConfig, type VqvaeRunConfig } from "../../src/models/vqvae/run_config.js";
 import { phantom, writeVolume } from "../data/phantom.js";
 
 export async function tinyDataset(dir: string): Promise<string> {

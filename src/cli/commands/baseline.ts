@@ -13,7 +13,8 @@ import { readNifti, toVolume, writeNifti } from "../../nifti/index.js";
 import { gridFor, voxelSizes, type Grid } from "../../volume/affine.js";
 import { reorient } from "../../volume/reorient.js";
 import { resample, type Interpolation } from "../../volume/resample.js";
-import { fmt, parseNonFinite } from "../nifti_options.js";
+import { parseNonFinite } from "../nifti_options.js";
+import { fmt } from "../../util/format.js";
 import { nonNegativeInt, parseVoxel } from "../option_parsers.js";
 
 export const BASELINE_METHODS = ["trilinear", "bspline", "input"] as const;

@@ -7,7 +7,8 @@ import type { Command } from "commander";
 import { readNifti, toVolume, writeNifti } from "../../nifti/index.js";
 import { maskFromVolume } from "../../preprocess/n4/mask.js";
 import { n4BiasCorrection, N4_DEFAULTS, type N4Iteration, type N4Options, type N4Result } from "../../preprocess/n4/n4.js";
-import { fmt, parseNonFinite } from "../nifti_options.js";
+import { parseNonFinite } from "../nifti_options.js";
+import { fmt } from "../../util/format.js";
 import { nonNegativeInt, numberOption, positiveInt } from "../option_parsers.js";
 import { progress } from "../../util/progress.js";
 

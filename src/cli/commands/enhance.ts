@@ -13,7 +13,8 @@ import { loadModelDir } from "../../model_dir/load.js";
 import { enhanceVolume, type EnhanceOptions } from "../../inference/enhance.js";
 import { writeExplain } from "../../inference/explain_files.js";
 import { DEFAULT_MODEL_DIR } from "../../model_dir/default_dir.js";
-import { fmt, parseNonFinite } from "../nifti_options.js";
+import { parseNonFinite } from "../nifti_options.js";
+import { fmt } from "../../util/format.js";
 import { nonNegativeInt, parseStart, parseVoxel, positiveInt } from "../option_parsers.js";
 import { progress } from "../../util/progress.js";
 

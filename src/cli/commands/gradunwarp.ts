@@ -22,7 +22,8 @@ import { readGradFile, type GradCoefficients } from "../../preprocess/gradunwarp
 import { coefficientDisplacement, displacementMagnitude, type DisplacementField } from "../../preprocess/gradunwarp/displacement.js";
 import { fieldOnGrid, fromFslWarp, sameGrid, toFslWarp } from "../../preprocess/gradunwarp/fsl_warp.js";
 import { unwarpVolume, type UnwarpInterpolation } from "../../preprocess/gradunwarp/unwarp.js";
-import { fmt, parseNonFinite } from "../nifti_options.js";
+import { parseNonFinite } from "../nifti_options.js";
+import { fmt } from "../../util/format.js";
 import { progress } from "../../util/progress.js";
 
 interface GradunwarpCliOptions {

@@ -4,7 +4,8 @@
 // even where the native addon is missing.
 import type { Command } from "commander";
 import { mat4ToRows, orientationCode, readNifti, type NiftiImage } from "../../nifti/index.js";
-import { fmt, parseNonFinite, xformCodeText } from "../nifti_options.js";
+import { parseNonFinite, xformCodeText } from "../nifti_options.js";
+import { fmt } from "../../util/format.js";
 import { dataRange } from "../../volume/volume.js";
 
 interface InfoOptions {

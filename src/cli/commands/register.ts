@@ -12,7 +12,8 @@ import { METRICS, type Metric } from "../../preprocess/register/metrics.js";
 import { INITS, REGISTER_DEFAULTS, type Init } from "../../preprocess/register/options.js";
 import { registerRigid, type RegistrationResult } from "../../preprocess/register/register.js";
 import { resampleMoving, transformDocument, writeTransform } from "../../preprocess/register/transform_file.js";
-import { fmt, parseNonFinite } from "../nifti_options.js";
+import { parseNonFinite } from "../nifti_options.js";
+import { fmt } from "../../util/format.js";
 import { positiveInt } from "../option_parsers.js";
 import { progress } from "../../util/progress.js";
 

@@ -10,7 +10,8 @@ import { voxelSizes } from "../../volume/affine.js";
 import type { Volume } from "../../volume/volume.js";
 import { writeFileAtomic } from "../../util/atomic_write.js";
 import { segment, TISSUE_DEFAULTS, TISSUE_LABEL_NAMES, TISSUE_NAMES, type SegmentResult } from "../../preprocess/segment/index.js";
-import { fmt, parseNonFinite } from "../nifti_options.js";
+import { parseNonFinite } from "../nifti_options.js";
+import { fmt } from "../../util/format.js";
 import { nonNegativeInt, numberOption, positiveInt } from "../option_parsers.js";
 import { progress } from "../../util/progress.js";
 

@@ -11,7 +11,8 @@ import { simulateAcquisition, type SimulationResult } from "../../simulate/simul
 import type { SliceProfile, SliceProfileShape } from "../../simulate/kspace_lowpass.js";
 import type { Volume } from "../../volume/volume.js";
 import { checkSeed } from "../../util/random.js";
-import { fmt, parseNonFinite } from "../nifti_options.js";
+import { parseNonFinite } from "../nifti_options.js";
+import { fmt } from "../../util/format.js";
 import { dataRange } from "../../volume/volume.js";
 
 interface SimulateCliOptions {

@@ -5,7 +5,7 @@ import * as T from "../../torch/index.js";
 import { applyAblations, MOEDIFF_PRESETS, resolveMoEDiffConfig, type MoEDiffConfig } from "../../models/moediff/config.js";
 import { MoEDiffSR } from "../../models/moediff/moediff.js";
 import { trainMoE } from "../../train/moe_trainer.js";
-import { VQVAE_RUN_PRESETS } from "../../train/vqvae_trainer.js";
+import { VQVAE_RUN_PRESETS } from "../../models/vqvae/run_config.js";
 import { VQVAE } from "../../models/vqvae/index.js";
 import { positiveInt } from "../option_parsers.js";
 import { startingConfig } from "./train_common.js";

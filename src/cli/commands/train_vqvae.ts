@@ -2,7 +2,8 @@
 // reconstruction PSNR/SSIM, the ceiling of the whole system.
 import type { Command } from "commander";
 import * as T from "../../torch/index.js";
-import { resolveVqvaeRunConfig, trainVqvae, type VqvaeRunConfig } from "../../train/vqvae_trainer.js";
+import { trainVqvae } from "../../train/vqvae_trainer.js";
+import { resolveVqvaeRunConfig, type VqvaeRunConfig } from "../../models/vqvae/run_config.js";
 import { positiveInt } from "../option_parsers.js";
 import { startingConfig } from "./train_common.js";
 

@@ -5,3 +5,5 @@ export { Encoder, MidBlock } from "./encoder.js";
 export { Decoder } from "./decoder.js";
 export { VectorQuantizerEMA, type VectorQuantizerOptions, type QuantizeResult } from "./quantizer.js";
 export { VQVAE, countParameters, type EncodeResult, type ForwardResult, type LossResult, type ReconLossKind } from "./vqvae.js";
+export { type VqvaeRunConfig, type VqvaeTrainingConfig, VQVAE_RUN_PRESETS, resolveVqvaeRunConfig } from "./run_config.js";
+export { loadVqvae } from "./load.js";

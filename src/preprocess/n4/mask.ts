@@ -7,7 +7,7 @@
 // N4 handles as well since the field is smooth.
 // Voxels of the mask that are not positive or not finite cannot enter the log domain: they are left
 // out of the fit (the field is still evaluated there) and counted.
-import { percentile } from "../../data/normalise.js";
+import { percentile } from "../../util/percentile.js";
 import type { Volume } from "../../volume/volume.js";
 
 export const AUTO_MASK_FRACTION = 0.1;

@@ -32,7 +32,7 @@
 // (--write-mask) and supply a better one with --mask when it fails.
 import { checkVolume, dataRange, type Volume } from "../../volume/volume.js";
 import { voxelSizes } from "../../volume/affine.js";
-import { percentile } from "../../data/normalise.js";
+import { percentile } from "../../util/percentile.js";
 import { close, countMask, dilate, erode, fillHoles, largestComponent, touching6 } from "./morphology.js";
 import { multiOtsu } from "../../volume/otsu.js";
 

@@ -8,7 +8,7 @@ import { Command } from "commander";
 import { registerPrepare } from "../../../src/cli/commands/prepare.js";
 import { openSliceDataset } from "../../../src/data/dataset.js";
 import { prepareDataset } from "../../../src/data/prepare.js";
-import type { PairRegistration } from "../../../src/data/pair_volumes.js";
+import type { PairRegistration } from "../../../src/data/manifest.js";
 import { SPLITS } from "../../../src/data/split.js";
 import { resample } from "../../../src/volume/resample.js";
 import { phantom, tempDir, writeVolume } from "../../data/phantom.js";

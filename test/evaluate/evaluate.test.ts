@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeNifti } from "../../src/nifti/index.js";
-import { formatReport, reportToJson, runEvaluate, type EvaluateReport } from "../../src/cli/commands/evaluate.js";
+import { runEvaluate, type EvaluateReport } from "../../src/evaluate/evaluate.js";
+import { formatReport, reportToJson } from "../../src/evaluate/report_text.js";
 import { assertClose, assertThrowsMatching } from "../helpers.js";
 import { loadGolden } from "../metrics/golden.js";
 
