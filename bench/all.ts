@@ -52,9 +52,6 @@ import {
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "..", "..");
 
-/** `moediff-sr enhance`'s defaults for what the model's config does not set (src/cli/commands/enhance.ts). */
-export const ENHANCE_DEFAULTS = Object.freeze({ sampler: "ddim" as const, eta: 0, seed: 0, batch: 4, overlap: 32 });
-
 interface ChildResult {
   code: number | null;
   stdout: string;
@@ -125,7 +122,7 @@ async function main(o: AllOptions): Promise<void> {
   // The engine loads after the thread environment is set (see the header).
   for (const [k, v] of Object.entries(threadEnv(o.threads))) if (k.endsWith("_NUM_THREADS")) process.env[k] = v;
   const T = await import("../src/torch/index.js");
-  const { loadModelDir } = await import("../src/model_dir/load.js");
+  const { MoEDiffSRPipeline } = await import("../src/inference/pipeline.js");
   const { HELDOUT_FILE, readHeldout } = await import("../src/model_dir/heldout.js");
   const { defaultHrSource } = await import("../src/data/prepare_options.js");
   const { loadHr, simulatedPair } = await import("../src/data/pair_volumes.js");
@@ -139,13 +136,13 @@ async function main(o: AllOptions): Promise<void> {
   const { timeTrainingSteps } = await import("./all_train.js");
   T.setNumThreads(o.threads);
 
-  const lm = loadModelDir(o.model);
+  const pipe = MoEDiffSRPipeline.fromDir(o.model);
+  const lm = pipe.loaded;
   const { card, config } = lm;
   const heldout = existsSync(join(o.model, HELDOUT_FILE)) ? readHeldout(o.model) : null;
-  const sampling = config.sampling;
   const axis = card.slice.axis;
   const dim = axisDim(axis);
-  const sampler = { steps: sampling.steps, start: sampling.start, mode: "joint" as const, snapToCodebook: sampling.snapToCodebook, ...ENHANCE_DEFAULTS, axis };
+  const sampler = { ...pipe.defaultOptions(), axis };
   const notes: Record<string, string> = {};
 
   // 1. Input.
@@ -169,7 +166,7 @@ async function main(o: AllOptions): Promise<void> {
   });
   train.notes.forEach((n, i) => (notes[i === 0 ? "train_samples_per_s" : `train_samples_per_s_${i}`] = n));
   const kinds = lm.model.kinds;
-  lm.dispose();
+  pipe.dispose();
 
   // 3. Enhancements in child processes.
   const dir = mkdtempSync(join(tmpdir(), "moediff-bench-"));

@@ -103,11 +103,11 @@ async function main(): Promise<void> {
   const spec = parseEnhanceRunSpec(JSON.parse(readFileSync(specPath, "utf8")), specPath);
   const T = await import("../src/torch/index.js");
   const { readNifti, toVolume } = await import("../src/nifti/index.js");
-  const { loadModelDir } = await import("../src/model_dir/load.js");
+  const { MoEDiffSRPipeline } = await import("../src/inference/pipeline.js");
   const { enhanceVolume } = await import("../src/inference/enhance.js");
   const lr = toVolume(readNifti(spec.lr));
   const t0 = performance.now();
-  const lm = loadModelDir(spec.model);
+  const pipe = MoEDiffSRPipeline.fromDir(spec.model);
   const loadSeconds = (performance.now() - t0) / 1000;
   try {
     const batches: BatchTime[] = [];
@@ -116,21 +116,18 @@ async function main(): Promise<void> {
     let lastAxis = "";
     let lastPrint = 0;
     const start = performance.now();
-    const r = await enhanceVolume(lm, lr, {
+    const r = await enhanceVolume(pipe, lr, {
       ...(spec.like !== null ? { like: spec.like } : {}),
       ...(spec.inputScale !== null ? { inputScale: spec.inputScale } : {}),
-      sampler: "ddim",
       steps: spec.steps,
       eta: spec.eta,
       start: spec.start,
       mode: spec.mode,
-      skipBelow: 0,
       seed: spec.seed,
       batch: spec.batch,
       axes: spec.axes,
       overlap: spec.overlap,
       snapToCodebook: spec.snapToCodebook,
-      explain: false,
       onProgress: (p) => {
         const now = performance.now();
         if (p.axis === lastAxis && p.tilesDone > lastTiles) batches.push({ tiles: p.tilesDone - lastTiles, seconds: (now - last) / 1000 });
@@ -160,7 +157,7 @@ async function main(): Promise<void> {
     };
     console.log(JSON.stringify(report));
   } finally {
-    lm.dispose();
+    pipe.dispose();
   }
 }
 

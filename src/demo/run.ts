@@ -20,8 +20,8 @@
 //     metrics.json.
 import { resolve } from "node:path";
 import * as T from "../torch/index.js";
-import { loadModelDir } from "../model_dir/load.js";
-import { enhanceVolume, type EnhanceOptions, type EnhanceProgress } from "../inference/enhance.js";
+import { enhanceVolume, type EnhanceProgress } from "../inference/enhance.js";
+import { MoEDiffSRPipeline } from "../inference/pipeline.js";
 import { axisDim } from "../model_dir/card.js";
 import { makeExperts } from "../figures/experts.js";
 import { makeGates } from "../figures/gates.js";
@@ -129,10 +129,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   };
 
   const w = new OutputWriter(o.out); // first, so an unusable output directory fails before any work
-  const { heldout, lm } = await timed("load model", `loading the model ${resolve(o.modelDir)}`, () => {
+  const { heldout, pipe } = await timed("load model", `loading the model ${resolve(o.modelDir)}`, () => {
     const h = readHeldout(o.modelDir);
-    return { heldout: h, lm: loadModelDir(o.modelDir, { device }) };
+    return { heldout: h, pipe: MoEDiffSRPipeline.fromDir(o.modelDir, { device }) };
   });
+  const lm = pipe.loaded;
   try {
     const facts = modelFacts(lm);
     const slab = heldout.slab;
@@ -173,30 +174,20 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     );
 
     // 5. Enhancement.
-    const cfg = lm.config.sampling;
     // The divisor prepare normalised the training pair's LR with (the whole LR volume on the HR grid);
     // enhance would normalise the slab by its own percentile, so it is given the whole volume's.
     const wholeVolumeScale = normaliseIntensity(resample(sim.image, hrGrid, { interpolation: lm.card.lrInterpolation, fill: 0 }), "simulated LR volume", lm.card.normalisePercentile).scale;
-    const enhanceOptions: EnhanceOptions = {
-      inputScale: wholeVolumeScale,
-      like: enhanceGrid,
-      sampler: "ddim",
-      steps: o.steps ?? cfg.steps,
-      eta: 0,
-      start: o.start ?? cfg.start,
-      mode: "joint",
-      skipBelow: 0,
-      seed: o.seed ?? 0,
-      batch: o.batch ?? 4,
-      axes: [lm.card.slice.axis],
-      overlap: 32,
-      fitTiles: o.fullTiles !== true,
-      snapToCodebook: cfg.snapToCodebook,
-      explain: true,
-      ...(o.onEnhanceProgress !== undefined ? { onProgress: o.onEnhanceProgress } : {}),
-    };
+    const enhanceOptions = pipe.resolveOptions({ steps: o.steps, start: o.start, seed: o.seed, batch: o.batch, fitTiles: o.fullTiles !== true, explain: true });
     const what = whole ? "the whole volume" : `${slab.axis} slices ${c0}–${c1} (the slab and its context)`;
-    const enhanced = await timed("enhance", `enhancing ${what}: DDIM ${enhanceOptions.steps} steps, seed ${enhanceOptions.seed}`, () => enhanceVolume(lm, lr, enhanceOptions, device));
+    const enhanced = await timed("enhance", `enhancing ${what}: DDIM ${enhanceOptions.steps} steps, seed ${enhanceOptions.seed}`, () =>
+      enhanceVolume(pipe, lr, {
+        ...enhanceOptions,
+        inputScale: wholeVolumeScale,
+        like: enhanceGrid,
+        axes: [lm.card.slice.axis],
+        ...(o.onEnhanceProgress !== undefined ? { onProgress: o.onEnhanceProgress } : {}),
+      }),
+    );
     const toEval = (v: Volume): Volume => (whole ? v : cropVolume(v, dim, slab.first - c0, slab.last - c0));
     const outputs: Record<MethodKey, Volume> = { enhanced: toEval(enhanced.output) } as Record<MethodKey, Volume>;
     const experts = (enhanced.experts ?? []).map(toEval);
@@ -232,7 +223,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         "explain",
         experts,
         gates,
-        { experts: [...lm.model.kinds], gating: lm.config.model.gating.mode, axis: axisDim(lm.card.slice.axis), mode: "joint", sampler: "ddim", steps: enhanceOptions.steps, seed: enhanceOptions.seed },
+        { experts: [...lm.model.kinds], gating: lm.config.model.gating.mode, axis: axisDim(lm.card.slice.axis), mode: enhanceOptions.mode, sampler: enhanceOptions.sampler, steps: enhanceOptions.steps, seed: enhanceOptions.seed },
         w.path("enhanced.nii.gz"),
       );
       const slabSet = whole ? writeSet("slab/", (v) => cropVolume(v, dim, slab.first, slab.last), cutSlab) : null;
@@ -289,7 +280,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         sampler: enhanceOptions.sampler,
         steps: enhanceOptions.steps,
         eta: enhanceOptions.eta,
-        start: enhanceOptions.start ?? 1,
+        start: enhanceOptions.start,
         mode: enhanceOptions.mode,
         seed: enhanceOptions.seed,
         batch: enhanceOptions.batch,
@@ -316,7 +307,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     w.text("summary.html", summaryHtml(r));
     return { out: w.out, report: r, table: shortTable(r) };
   } finally {
-    lm.dispose();
+    pipe.dispose();
   }
 }
 

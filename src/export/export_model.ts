@@ -22,9 +22,9 @@ import { join, resolve } from "node:path";
 import * as T from "../torch/index.js";
 import { openSliceDataset } from "../data/dataset.js";
 import { readManifest, type DatasetManifest } from "../data/manifest.js";
-import { conditionEncoderInput } from "../models/vqvae/encoder_input.js";
-import { loadModelDir, type LoadedModel } from "../model_dir/load.js";
-import { perSampleNoise, mixSeed, sampleMoE } from "../inference/moe_sampler.js";
+import { loadModelDir } from "../model_dir/load.js";
+import { mixSeed } from "../inference/moe_sampler.js";
+import { MoEDiffSRPipeline } from "../inference/pipeline.js";
 import { writeFileAtomic } from "../util/atomic_write.js";
 import { resolveMoEDiffConfig } from "../models/moediff/config.js";
 import { formatHeldout, heldoutFromManifest, parseHeldout, readHeldout, type HeldoutResults, type HeldoutSpec } from "../model_dir/heldout.js";
@@ -98,29 +98,11 @@ export function fileDtypes(path: string): Map<string, T.DType> {
 }
 
 /**
- * The model's output for `cond` [B, 3, H, W] as enhance makes it for one batch of tiles (joint DDIM
- * with the model's sampling settings, noise per slice from seeds[b]): [B*H*W] normalised intensities.
+ * The model's output for `cond` [B, 3, H, W] as enhance makes it for one batch of tiles (the pipeline's
+ * default settings, noise per slice from seeds[b]): [B*H*W] normalised intensities.
  */
-export function sampleSlices(lm: LoadedModel, cond: T.Tensor, seeds: readonly number[], device: T.Device): Float32Array {
-  const cfg = lm.config.sampling;
-  return T.tidy(() =>
-    T.noGrad(() => {
-      const condLatent = lm.vqvae.encodeLatent(conditionEncoderInput(cond));
-      const { zc, grids } = lm.model.encodeCondition(cond);
-      const gates = lm.model.usedGates(lm.model.route(zc, grids), [condLatent.size(2), condLatent.size(3)], false);
-      const r = sampleMoE(lm.model, { condLatent, zc, gates }, {
-        mode: "joint",
-        sampler: "ddim",
-        steps: cfg.steps,
-        eta: 0,
-        start: cfg.start,
-        z0Clip: lm.config.losses.z0HatClip,
-        noise: perSampleNoise(seeds, { device }),
-        skipBelow: 0,
-      });
-      return lm.vqvae.decodeLatent(r.z0, { quantize: cfg.snapToCodebook }).narrow(1, 0, 1).to("float32").contiguous().data() as Float32Array;
-    }),
-  );
+export function sampleSlices(pipe: MoEDiffSRPipeline, cond: T.Tensor, seeds: readonly number[]): Float32Array {
+  return pipe.sampleTiles(cond, seeds, pipe.defaultOptions()).images;
 }
 
 /** Largest |a - b| and largest per-slice |PSNR(a, hr) - PSNR(b, hr)| (data range 1) over slices of hw pixels. */
@@ -199,14 +181,14 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
     };
     const trial = (f16: readonly Network[]): PrecisionCheck => {
       place(f16);
-      const lm = loadModelDir(tmp, { device });
+      const pipe = MoEDiffSRPipeline.fromDir(tmp, { device });
       try {
-        const c = compareOutputs(sampleSlices(lm, cond, seeds, device), reference, hr, hw);
+        const c = compareOutputs(sampleSlices(pipe, cond, seeds), reference, hr, hw);
         const r = { float16: [...f16], ...c, pass: c.psnrDelta < tolerance.psnrDb && c.maxAbs < tolerance.maxAbs };
         log(`export: float16 ${f16.join(" + ")}: max |change| ${c.maxAbs.toExponential(2)}, PSNR change ${c.psnrDelta.toExponential(2)} dB: ${r.pass ? "kept" : "too large"}`);
         return r;
       } finally {
-        lm.dispose();
+        pipe.dispose();
       }
     };
     const trials: PrecisionCheck[] = [];
@@ -215,9 +197,9 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
     try {
       for (const n of ["moe", "vqvae"] as const) kept[n] = toFloat16File(join(run, WEIGHT_FILES[n]), half[n]).keptFloat32;
       log(`export: sampling ${slices.length} test slices with the float32 weights`);
-      const fp32 = loadModelDir(run, { device });
+      const fp32 = MoEDiffSRPipeline.fromDir(run, { device });
       try {
-        reference = sampleSlices(fp32, cond, seeds, device);
+        reference = sampleSlices(fp32, cond, seeds);
       } finally {
         fp32.dispose();
       }

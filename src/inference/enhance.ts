@@ -8,9 +8,8 @@
 //     [0, 1] (src/data/normalise.ts).
 //  3. Slice by slice along `axis` (2.5D: the condition is slices k-1, k, k+1), each slice covered by
 //     tiles of the model's slice size, or one fitted tile where the slice is smaller (its size rounded
-//     up to the model's size multiple; src/inference/tiling.ts); tiles are batched, encoded (the 3T
-//     latent through the frozen encoder, z_c through the condition encoder), routed by the gating
-//     network and sampled (src/inference/moe_sampler.ts), decoded, and blended back.
+//     up to the model's size multiple; src/inference/tiling.ts); tiles are batched, run through the
+//     pipeline (src/inference/pipeline.ts: encode, route, gates, sample, decode), and blended back.
 //     A tile whose middle slice has less than MIN_SIGNAL_MM2 above SIGNAL_LEVEL of the normalisation
 //     scale is background and is written as 0 without running the model: the Rician background of a
 //     3T-like acquisition passes the brain level (5%) everywhere but rarely reaches 10%.
@@ -31,45 +30,21 @@ import { resample } from "../volume/resample.js";
 import { normaliseIntensity, scaleIntensity } from "../data/normalise.js";
 import { BRAIN_LEVEL } from "../data/brain_fraction.js";
 import { extractCondition, sliceGeometry, type Axis, type SliceGeometry } from "../data/slicing.js";
-import { conditionEncoderInput } from "../models/vqvae/encoder_input.js";
-import { upsampleGateMaps } from "../models/gating.js";
-import type { SamplerKind } from "../diffusion/samplers.js";
-import { axisDim } from "../model_dir/card.js";
-import type { LoadedModel } from "../model_dir/load.js";
-import { mixSeed, perSampleNoise, sampleMoE } from "./moe_sampler.js";
-import { sliceMultiple } from "../models/accounting.js";
+import { axisDim, type ModelCard } from "../model_dir/card.js";
+import { mixSeed } from "./moe_sampler.js";
+import { EnhanceError, type EnhanceSettings, type MoEDiffSRPipeline } from "./pipeline.js";
 import { blendWeights, fittedTileSize, TileBlender, tilePlan, type Tile } from "./tiling.js";
 
-export interface EnhanceOptions {
+export { EnhanceError };
+
+/** What to enhance onto which grid, and any setting that differs from the pipeline's defaultOptions(). */
+export interface EnhanceOptions extends Partial<EnhanceSettings> {
   /** Target voxel size in mm (default: the model card's). Ignored when `like` is given. */
   voxelSize?: number | Vec3;
   /** Put the output exactly on this grid (e.g. a reference HR volume's). */
   like?: Grid;
-  sampler: SamplerKind;
-  /** DDIM steps (ignored by DDPM, which visits every timestep). */
-  steps: number;
-  eta: number;
-  /** Where each chain starts, a fraction of its schedule in (0, 1] (default 1: pure noise; moe_sampler.ts). */
-  start?: number;
-  mode: "joint" | "async";
-  /** Async: skip an expert whose weight is below this (0: never). */
-  skipBelow: number;
-  seed: number;
-  /** Tiles per forward pass. */
-  batch: number;
   /** Slice axes (RAS voxel axes); several = average of the per-axis results. Default: the card's. */
   axes?: readonly Axis[];
-  /** Tile overlap in pixels when a slice is larger than the model's slice size. */
-  overlap: number;
-  /**
-   * Run a slice smaller than the model's slice size on a tile fitted to it (default true) instead of
-   * padding it to the full size: the same model on less padding, faster.
-   */
-  fitTiles?: boolean;
-  /** Snap the final latent to the nearest codebook entries before decoding. */
-  snapToCodebook: boolean;
-  /** Also produce each expert's own estimate and its gate maps. */
-  explain: boolean;
   /**
    * Divide the input by this instead of its own normalisePercentile (e.g. the divisor of the whole
    * acquisition when only a slab of it is enhanced, so the slab is scaled as in training).
@@ -94,6 +69,8 @@ export interface EnhanceResult {
   gates?: Volume[];
   /** What was done, for the log and the closing notes. */
   stats: EnhanceStats;
+  /** The settings it ran with (the request over the pipeline's defaults). */
+  options: EnhanceSettings;
 }
 
 export interface EnhanceStats {
@@ -119,15 +96,8 @@ export const SIGNAL_LEVEL = 0.1;
 /** In-plane area (mm^2) above SIGNAL_LEVEL that makes a tile worth running: half a square centimetre. */
 export const MIN_SIGNAL_MM2 = 50;
 
-export class EnhanceError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "EnhanceError";
-  }
-}
-
 /** The input on the target grid, RAS, normalised. */
-export function prepareInput(lr: Volume, o: Pick<EnhanceOptions, "voxelSize" | "like" | "inputScale">, card: LoadedModel["card"]): { norm: Volume; scale: number } {
+export function prepareInput(lr: Volume, o: Pick<EnhanceOptions, "voxelSize" | "like" | "inputScale">, card: ModelCard): { norm: Volume; scale: number } {
   const ras = reorient(lr, "RAS");
   const grid: Grid = o.like !== undefined ? reorientGrid(o.like, "RAS") : gridFor(ras, o.voxelSize ?? (card.voxelSize as Vec3));
   const onTarget = resample(ras, grid, { interpolation: card.lrInterpolation, fill: 0 });
@@ -186,12 +156,12 @@ interface AxisResult {
   evaluations: number[];
 }
 
-async function enhanceAlongAxis(lm: LoadedModel, norm: Volume, axis: Axis, o: EnhanceOptions, device: T.Device): Promise<AxisResult> {
-  const { model, vqvae, card, config } = lm;
-  const k = model.numExperts;
+async function enhanceAlongAxis(pipe: MoEDiffSRPipeline, norm: Volume, axis: Axis, o: EnhanceSettings, onProgress: EnhanceOptions["onProgress"]): Promise<AxisResult> {
+  const { card, device } = pipe;
+  const k = pipe.model.numExperts;
   const full = sliceGeometry(norm.dims, axis, card.slice.height, card.slice.width);
-  const multiple = sliceMultiple(lm);
-  const fit = (n: number, s: number): number => (o.fitTiles === false ? s : fittedTileSize(n, s, multiple));
+  const multiple = pipe.sliceMultiple;
+  const fit = (n: number, s: number): number => (o.fitTiles ? fittedTileSize(n, s, multiple) : s);
   const S = { h: fit(full.nativeHeight, card.slice.height), w: fit(full.nativeWidth, card.slice.width) };
   const geom = sliceGeometry(norm.dims, axis, S.h, S.w);
   const voxel = voxelSizes(norm.affine);
@@ -225,7 +195,7 @@ async function enhanceAlongAxis(lm: LoadedModel, norm: Volume, axis: Axis, o: En
   const nativeBlender = (): TileBlender => new TileBlender(geom.nativeHeight, geom.nativeWidth, weights, S.h, S.w);
   let slicesDone = 0;
   let tilesDone = 0;
-  const report = (): void => o.onProgress?.({ axis, slicesDone, slices: tilesOfSlice.size, tilesDone, tiles: items.length });
+  const report = (): void => onProgress?.({ axis, slicesDone, slices: tilesOfSlice.size, tilesDone, tiles: items.length });
   report();
   const dimOfAxis = axisDim(axis);
 
@@ -235,42 +205,21 @@ async function enhanceAlongAxis(lm: LoadedModel, norm: Volume, axis: Axis, o: En
     const cond = new Float32Array(b * 3 * hw);
     batch.forEach((it, i) => extractCondition(norm, { ...geom, ...it.tile }, it.slice, cond, i * 3 * hw));
     const seeds = batch.map((it) => mixSeed(mixSeed(o.seed, dimOfAxis), it.slice * 4096 + it.tileIndex));
-    const host = T.tidy(() =>
-      T.noGrad(() => {
-        const y = T.tensor(cond, [b, 3, S.h, S.w], { dtype: "float32", device });
-        const condLatent = vqvae.encodeLatent(conditionEncoderInput(y));
-        const latentSize: [number, number] = [condLatent.size(2), condLatent.size(3)];
-        const { zc, grids } = model.encodeCondition(y);
-        const route = model.route(zc, grids);
-        const g = model.usedGates(route, latentSize, false);
-        const r = sampleMoE(model, { condLatent, zc, gates: g }, {
-          mode: o.mode,
-          sampler: o.sampler,
-          steps: o.steps,
-          eta: o.eta,
-          ...(o.start === undefined ? {} : { start: o.start }),
-          z0Clip: config.losses.z0HatClip,
-          noise: perSampleNoise(seeds, { device }),
-          skipBelow: o.skipBelow,
-          keepExperts: o.explain,
-        });
-        r.evaluations.forEach((e, i) => (evaluations[i] = (evaluations[i] as number) + e));
-        const decode = (z: T.Tensor): Float32Array => vqvae.decodeLatent(z, { quantize: o.snapToCodebook }).narrow(1, 0, 1).to("float32").contiguous().data() as Float32Array;
-        const gateImages = (): Float32Array => {
-          const w = r.weights;
-          const full = w.ndim === 4 ? upsampleGateMaps(w, [S.h, S.w]) : w.reshape(b, k, 1, 1).expand(b, k, S.h, S.w);
-          return full.to("float32").contiguous().data() as Float32Array;
-        };
-        return { out: decode(r.z0), experts: (r.experts ?? []).map(decode), gates: o.explain ? gateImages() : null };
-      }),
-    );
+    const y = T.tensor(cond, [b, 3, S.h, S.w], { dtype: "float32", device });
+    let host;
+    try {
+      host = pipe.sampleTiles(y, seeds, o);
+    } finally {
+      y.dispose();
+    }
+    host.evaluations.forEach((e, i) => (evaluations[i] = (evaluations[i] as number) + e));
     batch.forEach((it, i) => {
       let bl = blenders.get(it.slice);
       if (bl === undefined) {
         bl = { out: nativeBlender(), experts: experts.map(nativeBlender), gates: gates.map(nativeBlender), left: tilesOfSlice.get(it.slice) as number };
         blenders.set(it.slice, bl);
       }
-      bl.out.add(it.tile, host.out, i * hw);
+      bl.out.add(it.tile, host.images, i * hw);
       host.experts.forEach((e, j) => bl.experts[j]?.add(it.tile, e, i * hw));
       if (host.gates !== null) for (let j = 0; j < k; j++) bl.gates[j]?.add(it.tile, host.gates, (i * k + j) * hw);
       tilesDone++;
@@ -289,24 +238,10 @@ async function enhanceAlongAxis(lm: LoadedModel, norm: Volume, axis: Axis, o: En
   return { output, experts, gates, slicesRun: tilesOfSlice.size, tilesRun: items.length, tilesPerSlice: tiles.length, tileSize: [S.h, S.w], evaluations };
 }
 
-function checkOptions(o: EnhanceOptions, lm: LoadedModel): void {
-  const posInt = (v: number, what: string): void => {
-    if (!Number.isInteger(v) || v < 1) throw new EnhanceError(`${what} must be a positive integer, got ${v}`);
-  };
-  posInt(o.batch, "batch");
-  if (o.sampler === "ddim") posInt(o.steps, "steps");
-  if (!(o.eta >= 0)) throw new EnhanceError(`eta must be >= 0, got ${o.eta}`);
-  if (o.start !== undefined && !(o.start > 0 && o.start <= 1)) throw new EnhanceError(`start must be in (0, 1], got ${o.start}`);
-  if (!Number.isInteger(o.overlap) || o.overlap < 0 || o.overlap >= Math.min(lm.card.slice.height, lm.card.slice.width)) {
-    throw new EnhanceError(`overlap must be an integer in [0, ${Math.min(lm.card.slice.height, lm.card.slice.width)}), got ${o.overlap}`);
-  }
-  const k = lm.model.numExperts;
-  if (!(o.skipBelow >= 0 && o.skipBelow <= 1 / k)) throw new EnhanceError(`the skip threshold must be in [0, 1/${k}], got ${o.skipBelow}`);
-  if (o.skipBelow > 0 && o.mode !== "async") throw new EnhanceError("skipping experts needs asynchronous mode (--async)");
-}
-
-export async function enhanceVolume(lm: LoadedModel, lr: Volume, o: EnhanceOptions, device: T.Device = T.getDefaultDevice()): Promise<EnhanceResult> {
-  checkOptions(o, lm);
+/** Enhances `lr` with the pipeline's model: `o` names the grid and any setting that differs from pipe.defaultOptions(). */
+export async function enhanceVolume(pipe: MoEDiffSRPipeline, lr: Volume, o: EnhanceOptions = {}): Promise<EnhanceResult> {
+  const settings = pipe.resolveOptions(o);
+  const lm = pipe.loaded;
   const t0 = performance.now();
   const { norm, scale } = prepareInput(lr, o, lm.card);
   const axes = [...(o.axes ?? [lm.card.slice.axis])];
@@ -314,8 +249,8 @@ export async function enhanceVolume(lm: LoadedModel, lr: Volume, o: EnhanceOptio
   const k = lm.model.numExperts;
   const n = norm.data.length;
   const sum = new Float32Array(n);
-  const expertSum = o.explain ? Array.from({ length: k }, () => new Float32Array(n)) : [];
-  const gateSum = o.explain ? Array.from({ length: k }, () => new Float32Array(n)) : [];
+  const expertSum = settings.explain ? Array.from({ length: k }, () => new Float32Array(n)) : [];
+  const gateSum = settings.explain ? Array.from({ length: k }, () => new Float32Array(n)) : [];
   const stats: EnhanceStats = {
     targetDims: [...norm.dims],
     targetVoxelSize: voxelSizes(norm.affine),
@@ -330,7 +265,7 @@ export async function enhanceVolume(lm: LoadedModel, lr: Volume, o: EnhanceOptio
     seconds: 0,
   };
   for (const axis of axes) {
-    const r = await enhanceAlongAxis(lm, norm, axis, o, device);
+    const r = await enhanceAlongAxis(pipe, norm, axis, settings, o.onProgress);
     for (let i = 0; i < n; i++) sum[i] = (sum[i] as number) + (r.output[i] as number);
     r.experts.forEach((e, j) => e.forEach((v, i) => ((expertSum[j] as Float32Array)[i] = ((expertSum[j] as Float32Array)[i] as number) + v)));
     r.gates.forEach((e, j) => e.forEach((v, i) => ((gateSum[j] as Float32Array)[i] = ((gateSum[j] as Float32Array)[i] as number) + v)));
@@ -360,7 +295,8 @@ export async function enhanceVolume(lm: LoadedModel, lr: Volume, o: EnhanceOptio
   stats.seconds = (performance.now() - t0) / 1000;
   return {
     output,
-    ...(o.explain ? { experts: expertSum.map((e) => back(toUnits(e))), gates: gateSum.map((g) => back(gateVolume(g))) } : {}),
+    ...(settings.explain ? { experts: expertSum.map((e) => back(toUnits(e))), gates: gateSum.map((g) => back(gateVolume(g))) } : {}),
     stats,
+    options: settings,
   };
 }

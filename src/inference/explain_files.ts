@@ -6,18 +6,15 @@ import { join, resolve } from "node:path";
 import { writeNifti } from "../nifti/index.js";
 import type { Axis } from "../data/slicing.js";
 import { writeFileAtomic } from "../util/atomic_write.js";
-import type { EnhanceOptions, EnhanceResult } from "./enhance.js";
+import type { EnhanceResult } from "./enhance.js";
+import type { MoEDiffSRPipeline } from "./pipeline.js";
 
-/** Writes the explain directory for the enhanced volume `output` (its path is recorded in explain.json). */
-export function writeExplain(
-  dir: string,
-  output: string,
-  r: EnhanceResult,
-  kinds: readonly number[],
-  gating: string,
-  o: EnhanceOptions,
-  axes: readonly Axis[],
-): void {
+/** Writes the explain directory of `r`, the enhancement written to `output` (its path is recorded in explain.json). */
+export function writeExplain(dir: string, output: string, r: EnhanceResult, pipe: MoEDiffSRPipeline): void {
+  const kinds = pipe.model.kinds;
+  const gating = pipe.config.model.gating.mode;
+  const o = r.options;
+  const axes = r.stats.axes;
   mkdirSync(dir, { recursive: true });
   kinds.forEach((kind, i) => {
     writeNifti(join(dir, `expert_E${kind}.nii.gz`), r.experts?.[i] as NonNullable<EnhanceResult["experts"]>[number], { description: `moediff-sr expert E${kind} estimate` });

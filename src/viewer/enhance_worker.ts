@@ -15,7 +15,7 @@ const data = workerData as EnhanceWorkerData;
 const post = (m: FromEnhanceWorker): void => port.postMessage(m);
 const device = data.device as import("../torch/index.js").Device;
 
-type Loaded = import("../model_dir/load.js").LoadedModel;
+type Pipeline = import("../inference/pipeline.js").MoEDiffSRPipeline;
 
 try {
   const engine = await import("../torch/index.js");
@@ -26,50 +26,33 @@ try {
   process.exit(0);
 }
 
-let model: Loaded | null = null;
+let pipeline: Pipeline | null = null;
 
 async function run(spec: JobSpec): Promise<JobSummary> {
   const progress = (fraction: number, message: string): void => post({ type: "progress", id: spec.id, fraction, message });
   const { readNifti, toVolume, writeNifti } = await import("../nifti/index.js");
-  const { loadModelDir } = await import("../model_dir/load.js");
+  const { MoEDiffSRPipeline } = await import("../inference/pipeline.js");
   const { enhanceVolume } = await import("../inference/enhance.js");
   const { writeExplain } = await import("../inference/explain_files.js");
 
   progress(0, "reading the volume");
   const im = readNifti(spec.input, { nonFinite: "error" });
   const lr = toVolume(im, 0);
-  if (model === null) {
+  if (pipeline === null) {
     progress(0.01, "loading the model");
-    model = loadModelDir(data.modelDir, { device });
+    pipeline = MoEDiffSRPipeline.fromDir(data.modelDir, { device });
   }
-  const lm = model;
-  const s = lm.config.sampling;
-  const o = {
-    sampler: "ddim" as const,
-    steps: s.steps,
-    eta: 0,
-    start: s.start,
-    mode: "joint" as const,
-    skipBelow: 0,
-    seed: 0,
-    batch: 4,
-    axes: [lm.card.slice.axis],
-    overlap: 32,
-    fitTiles: true,
-    snapToCodebook: s.snapToCodebook,
-    explain: true,
-  };
+  const pipe = pipeline;
   // Enhancement is 2-94% of the bar; writing the volumes the rest.
-  const r = await enhanceVolume(
-    lm,
-    lr,
-    { ...o, onProgress: (p) => progress(0.02 + (0.92 * p.tilesDone) / Math.max(1, p.tiles), `slice ${p.slicesDone} of ${p.slices}`) },
-    device,
-  );
+  const r = await enhanceVolume(pipe, lr, {
+    explain: true,
+    onProgress: (p) => progress(0.02 + (0.92 * p.tilesDone) / Math.max(1, p.tiles), `slice ${p.slicesDone} of ${p.slices}`),
+  });
+  const o = r.options;
   progress(0.95, "writing the volumes");
   const output = join(spec.outDir, "enhanced.nii.gz");
-  writeNifti(output, r.output, { description: `moediff-sr view: ddim ${o.steps} joint seed ${o.seed}` });
-  writeExplain(join(spec.outDir, "explain"), output, r, lm.model.kinds, lm.config.model.gating.mode, o, o.axes);
+  writeNifti(output, r.output, { description: `moediff-sr view: ${o.sampler} ${o.steps} ${o.mode} seed ${o.seed}` });
+  writeExplain(join(spec.outDir, "explain"), output, r, pipe);
   const st = r.stats;
   return {
     input: { dims: [...im.dims.slice(0, 3)], voxelSize: [...im.voxelSize] },

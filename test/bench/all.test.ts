@@ -1,12 +1,12 @@
 // The pure parts of `npm run bench` (bench/all*.ts): the command line and its errors, reading a child
 // benchmark's last JSON line, per-slice times and step counts from an enhancement run's batches, the
 // headline figures and their targets, the printed table, the acquisition and slab choices, the
-// enhancement child's spec check, and that the "default settings" are `moediff-sr enhance`'s. The
+// enhancement child's spec check (its settings come from the pipeline's defaultOptions, tested in
+// test/inference/pipeline.test.ts). The
 // timed runs themselves need a trained model and minutes of CPU, so they live in the bench only.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Command } from "commander";
 import {
   formatFigures,
   headlineFigures,
@@ -23,8 +23,6 @@ import {
 } from "../../bench/all_report.js";
 import { benchAcquisition, centredSlab, slabInput } from "../../bench/all_input.js";
 import { parseEnhanceRunSpec, type EnhanceRunReport, type EnhanceRunSpec } from "../../bench/all_enhance.js";
-import { ENHANCE_DEFAULTS } from "../../bench/all.js";
-import { registerEnhance } from "../../src/cli/commands/enhance.js";
 import { PREPARE_DEFAULTS } from "../../src/data/prepare_options.js";
 import { checkAcquisitionParams } from "../../src/simulate/simulate.js";
 import { applyToPoint } from "../../src/volume/affine.js";
@@ -280,15 +278,3 @@ test("parseEnhanceRunSpec: a good spec passes; each bad field is named", () => {
   assertThrowsMatching(() => parseEnhanceRunSpec([1], "spec.json"), /the spec must be a JSON object/);
 });
 
-test("ENHANCE_DEFAULTS are `moediff-sr enhance`'s own defaults", () => {
-  const program = new Command();
-  registerEnhance(program);
-  const cmd = program.commands.find((c) => c.name() === "enhance") ?? assert.fail("no enhance command");
-  const def = (flag: string): unknown => (cmd.options.find((o) => o.long === flag) ?? assert.fail(`no ${flag}`)).defaultValue;
-  assert.equal(def("--sampler"), ENHANCE_DEFAULTS.sampler);
-  assert.equal(def("--eta"), ENHANCE_DEFAULTS.eta);
-  assert.equal(def("--seed"), ENHANCE_DEFAULTS.seed);
-  assert.equal(def("--batch"), ENHANCE_DEFAULTS.batch);
-  assert.equal(def("--overlap"), ENHANCE_DEFAULTS.overlap);
-  assert.equal(def("--async"), undefined, "joint unless --async");
-});

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import * as T from "../../src/torch/index.js";
 import { openSliceDataset } from "../../src/data/dataset.js";
 import { loadModelDir } from "../../src/model_dir/load.js";
+import { MoEDiffSRPipeline } from "../../src/inference/pipeline.js";
 import { mixSeed } from "../../src/inference/moe_sampler.js";
 import { readHeldout, type HeldoutResults } from "../../src/model_dir/heldout.js";
 import { compareOutputs, exportModel, fileDtypes, sampleSlices, toFloat16File } from "../../src/export/export_model.js";
@@ -40,15 +41,15 @@ const NETWORKS: Network[] = ["moe", "vqvae"];
 /** Output of `modelDir` on the test slices the export checked, as the export samples them. */
 function outputs(modelDir: string, slices: readonly number[], seed: number): { out: Float32Array; hr: Float32Array; hw: number } {
   const ds = openSliceDataset(data);
-  const lm = loadModelDir(modelDir);
+  const pipe = MoEDiffSRPipeline.fromDir(modelDir);
   try {
     return T.tidy(() => {
       const b = ds.getBatch("test", slices);
-      const out = sampleSlices(lm, b.cond, slices.map((s) => mixSeed(seed, s)), T.getDefaultDevice());
+      const out = sampleSlices(pipe, b.cond, slices.map((s) => mixSeed(seed, s)));
       return { out, hr: b.hr.contiguous().data() as Float32Array, hw: ds.height * ds.width };
     });
   } finally {
-    lm.dispose();
+    pipe.dispose();
     ds.close();
   }
 }

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../../src/torch/index.js";
-import { loadModelDir, ModelDirError, type LoadedModel } from "../../src/model_dir/load.js";
+import { loadModelDir, ModelDirError } from "../../src/model_dir/load.js";
+import { MoEDiffSRPipeline } from "../../src/inference/pipeline.js";
 import { enhanceVolume, hasSignal, MIN_SIGNAL_MM2, prepareInput, SIGNAL_LEVEL, type EnhanceOptions } from "../../src/inference/enhance.js";
 import { gridFor } from "../../src/volume/affine.js";
 import { reorient } from "../../src/volume/reorient.js";
@@ -17,7 +18,7 @@ import type { DatasetManifest } from "../../src/data/manifest.js";
 
 let dir: string;
 let cleanup: () => void;
-let lm: LoadedModel;
+let pipe: MoEDiffSRPipeline;
 // 2 mm LR phantom; the model's 1 mm target grid is 60 x 72 x 36: 72 > 64 rows, so two tiles per
 // slice. Its first and last 4 slices are empty.
 const lr = phantom([30, 36, 18], [2, 0, 0, -29, 0, 2, 0, -35, 0, 0, 2, -17, 0, 0, 0, 1]);
@@ -27,10 +28,10 @@ const base: EnhanceOptions = { sampler: "ddim", steps: 2, eta: 0, mode: "joint",
 
 before(() => {
   ({ dir, cleanup } = tempDir("moediff-enhance-"));
-  lm = loadModelDir(writeTinyModelDir(join(dir, "run")));
+  pipe = MoEDiffSRPipeline.fromDir(writeTinyModelDir(join(dir, "run")));
 });
 after(() => {
-  lm.dispose();
+  pipe.dispose();
   cleanup();
 });
 
@@ -38,7 +39,7 @@ const maxDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, i)
 
 test("output on the target grid (the input's field of view at the card's voxel size), two tiles per slice, background slices 0", async () => {
   const before = T.memory().numTensors;
-  const r = await enhanceVolume(lm, lr, base);
+  const r = await enhanceVolume(pipe, lr, base);
   const grid = gridFor(reorient(lr, "RAS"), 1);
   assert.deepEqual(r.output.dims, [60, 72, 36]);
   assert.deepEqual(r.output.dims, grid.dims);
@@ -47,7 +48,7 @@ test("output on the target grid (the input's field of view at the card's voxel s
   assert.ok(r.output.data.every((v) => Number.isFinite(v) && v >= 0));
   // Slices without input signal (less than MIN_SIGNAL_MM2 of 1 mm pixels above SIGNAL_LEVEL) are
   // skipped and written as 0; the others are not all 0.
-  const { norm } = prepareInput(lr, {}, lm.card);
+  const { norm } = prepareInput(lr, {}, pipe.card);
   const plane = 60 * 72;
   let empty = 0;
   for (let k = 0; k < 36; k++) {
@@ -78,13 +79,13 @@ test("hasSignal counts values above SIGNAL_LEVEL in the range it is given", () =
 });
 
 test("a Rician-like background (above the 5% brain level, under SIGNAL_LEVEL) is skipped and written as 0", async () => {
-  const { scale } = prepareInput(lr, {}, lm.card);
+  const { scale } = prepareInput(lr, {}, pipe.card);
   const noisy = { ...lr, data: Float32Array.from(lr.data) };
   const rows = 30 * 36;
   let state = 7;
   const uniform = (): number => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   for (const [from, to] of [[0, 4], [14, 18]] as const) for (let i = from * rows; i < to * rows; i++) noisy.data[i] = (0.065 + 0.01 * uniform()) * scale;
-  const { norm } = prepareInput(noisy, { inputScale: scale }, lm.card);
+  const { norm } = prepareInput(noisy, { inputScale: scale }, pipe.card);
   const plane = 60 * 72;
   const background = [0, 1, 2, 3, 4, 5, 32, 33, 34, 35];
   for (const k of background) {
@@ -92,14 +93,14 @@ test("a Rician-like background (above the 5% brain level, under SIGNAL_LEVEL) is
     assert.ok(inp.filter((v) => v > 0.05).length > plane / 2, `slice ${k} passes the 5% brain level`);
     assert.ok(inp.every((v) => v <= SIGNAL_LEVEL), `slice ${k} stays under SIGNAL_LEVEL`);
   }
-  const clean = await enhanceVolume(lm, lr, { ...base, inputScale: scale });
-  const r = await enhanceVolume(lm, noisy, { ...base, inputScale: scale });
+  const clean = await enhanceVolume(pipe, lr, { ...base, inputScale: scale });
+  const r = await enhanceVolume(pipe, noisy, { ...base, inputScale: scale });
   assert.equal(r.stats.slicesRun, clean.stats.slicesRun);
   for (const k of background) assert.ok(r.output.data.subarray(k * plane, (k + 1) * plane).every((v) => v === 0), `slice ${k}`);
 });
 
 test("a slice smaller than the model's slice runs on a fitted tile (a multiple of 64 here); --full-tiles pads it", async () => {
-  const big = loadModelDir(writeTinyModelDir(join(dir, "run-128"), { card: { slice: { height: 128, width: 128, axis: "z" } } }));
+  const big = MoEDiffSRPipeline.fromDir(writeTinyModelDir(join(dir, "run-128"), { card: { slice: { height: 128, width: 128, axis: "z" } } }));
   try {
     // 72 rows x 60 columns: one tile of 128 x 64 (rows, columns), or 128 x 128 padded.
     const fitted = await enhanceVolume(big, lr, base);
@@ -116,19 +117,19 @@ test("a slice smaller than the model's slice runs on a fitted tile (a multiple o
 });
 
 test("same seed, same volume; --batch does not change it; another seed does", async () => {
-  const a = await enhanceVolume(lm, lr, { ...base, mode: "async", eta: 1, steps: 4 });
-  const b = await enhanceVolume(lm, lr, { ...base, mode: "async", eta: 1, steps: 4, batch: 3 });
-  const c = await enhanceVolume(lm, lr, { ...base, mode: "async", eta: 1, steps: 4, seed: 4 });
+  const a = await enhanceVolume(pipe, lr, { ...base, mode: "async", eta: 1, steps: 4 });
+  const b = await enhanceVolume(pipe, lr, { ...base, mode: "async", eta: 1, steps: 4, batch: 3 });
+  const c = await enhanceVolume(pipe, lr, { ...base, mode: "async", eta: 1, steps: 4, seed: 4 });
   assert.ok(maxDiff(a.output.data, b.output.data) < 1e-3 * a.output.data.reduce((m, v) => Math.max(m, v), 0), `batch changed the output by ${maxDiff(a.output.data, b.output.data)}`);
   assert.ok(maxDiff(a.output.data, c.output.data) > 1e-3);
-  const again = await enhanceVolume(lm, lr, { ...base, mode: "async", eta: 1, steps: 4 });
+  const again = await enhanceVolume(pipe, lr, { ...base, mode: "async", eta: 1, steps: 4 });
   assert.equal(maxDiff(a.output.data, again.output.data), 0);
 });
 
 test("the output is scaled by the input's divisor times the card's hrToLrScale; the card takes it from the pairs", async () => {
-  const scaled = loadModelDir(writeTinyModelDir(join(dir, "run-ratio"), { card: { hrToLrScale: 0.9 } }));
+  const scaled = MoEDiffSRPipeline.fromDir(writeTinyModelDir(join(dir, "run-ratio"), { card: { hrToLrScale: 0.9 } }));
   try {
-    const a = await enhanceVolume(lm, lr, { ...base, seed: 5 });
+    const a = await enhanceVolume(pipe, lr, { ...base, seed: 5 });
     const b = await enhanceVolume(scaled, lr, { ...base, seed: 5 });
     const peak = a.output.data.reduce((m, v) => Math.max(m, v), 0);
     assert.ok(peak > 0);
@@ -143,7 +144,7 @@ test("the output is scaled by the input's divisor times the card's hrToLrScale; 
 });
 
 test("explain: one estimate and one gate map per expert on the output grid; gates sum to 1 where the model ran", async () => {
-  const r = await enhanceVolume(lm, lr, { ...base, explain: true });
+  const r = await enhanceVolume(pipe, lr, { ...base, explain: true });
   assert.equal(r.experts?.length, 3);
   assert.equal(r.gates?.length, 3);
   const n = r.output.data.length;
@@ -166,20 +167,20 @@ test("--like a non-RAS grid: the output lies exactly on that grid", async () => 
   a[3] = (a[3] as number) + (a[0] as number) * (ras.dims[0] - 1);
   a[0] = -(a[0] as number);
   const like = { dims: ras.dims, affine: a };
-  const r = await enhanceVolume(lm, lr, { ...base, like });
+  const r = await enhanceVolume(pipe, lr, { ...base, like });
   assert.deepEqual(r.output.dims, like.dims);
   r.output.affine.forEach((v, i) => assert.ok(Math.abs(v - (a[i] as number)) < 1e-9, `affine[${i}]`));
 });
 
 test("refusals: an empty input, an input with no brain signal, bad options", async () => {
   const zeros = { ...lr, data: new Float32Array(lr.data.length) };
-  await assert.rejects(enhanceVolume(lm, zeros, base), /no usable signal: .*empty/);
+  await assert.rejects(enhanceVolume(pipe, zeros, base), /no usable signal: .*empty/);
   const speck = { ...lr, data: new Float32Array(lr.data.length) };
   speck.data[9 * 30 * 36 + 18 * 30 + 15] = 100;
-  await assert.rejects(enhanceVolume(lm, speck, base), /no brain signal/);
-  await assert.rejects(enhanceVolume(lm, lr, { ...base, skipBelow: 0.1 }), /needs asynchronous mode/);
-  await assert.rejects(enhanceVolume(lm, lr, { ...base, mode: "async", skipBelow: 0.5 }), /skip threshold must be in \[0, 1\/3\]/);
-  await assert.rejects(enhanceVolume(lm, lr, { ...base, overlap: 64 }), /overlap must be an integer in \[0, 64\)/);
+  await assert.rejects(enhanceVolume(pipe, speck, base), /no brain signal/);
+  await assert.rejects(enhanceVolume(pipe, lr, { ...base, skipBelow: 0.1 }), /needs asynchronous mode/);
+  await assert.rejects(enhanceVolume(pipe, lr, { ...base, mode: "async", skipBelow: 0.5 }), /skip threshold must be in \[0, 1\/3\]/);
+  await assert.rejects(enhanceVolume(pipe, lr, { ...base, overlap: 64 }), /overlap must be an integer in \[0, 64\)/);
 });
 
 test("loadModelDir refuses weights that do not fit the config, a missing card and a missing directory", () => {

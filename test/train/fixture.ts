@@ -28,5 +28,6 @@ export function tinyMoEConfig(steps: number, overrides: Record<string, unknown> 
     },
     training: { steps, batchSize: 2, lr: 2e-3, warmupSteps: 2, logEvery: 1, checkpointEvery: 1000, uniformGatingFraction: 0.25, emaDecay: 0.9, ...((overrides.training as object | undefined) ?? {}) },
     ...(overrides.losses === undefined ? {} : { losses: overrides.losses }),
+    ...(overrides.sampling === undefined ? {} : { sampling: overrides.sampling }),
   });
 }

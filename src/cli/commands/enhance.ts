@@ -9,8 +9,8 @@ import * as T from "../../torch/index.js";
 import { readNifti, toVolume, writeNifti } from "../../nifti/index.js";
 import type { Grid } from "../../volume/affine.js";
 import { parseAxis, type Axis } from "../../data/slicing.js";
-import { loadModelDir } from "../../model_dir/load.js";
-import { enhanceVolume, type EnhanceOptions } from "../../inference/enhance.js";
+import { enhanceVolume } from "../../inference/enhance.js";
+import { ENHANCE_DEFAULTS, MoEDiffSRPipeline } from "../../inference/pipeline.js";
 import { writeExplain } from "../../inference/explain_files.js";
 import { DEFAULT_MODEL_DIR } from "../../model_dir/default_dir.js";
 import { parseNonFinite } from "../nifti_options.js";
@@ -70,16 +70,16 @@ export function registerEnhance(program: Command): void {
     .option("--model <dir>", "a trained run directory (from `moediff-sr train`); default: the embedded model")
     .option("--voxel <mm>", "target voxel size, one number or three (default: the model's training voxel size)", parseVoxel)
     .option("--like <file>", "put the output on this volume's grid (e.g. the reference for evaluate)")
-    .option("--sampler <kind>", "ddim (N steps) or ddpm (every timestep: slow)", parseSampler, "ddim")
+    .option("--sampler <kind>", "ddim (N steps) or ddpm (every timestep: slow)", parseSampler, ENHANCE_DEFAULTS.sampler)
     .option("--steps <n>", "DDIM steps (default: the model's sampling.steps, 25 for cpu-small)", positiveInt("steps"))
     .option("--start <fraction>", "start each chain at this fraction of its schedule from the noised 3T latent (SDEdit-style); 1 = from pure noise (default: the model's sampling.start)", parseStart)
-    .option("--eta <x>", "DDIM eta: 0 deterministic, 1 ancestral", nonNegative("eta"), 0)
+    .option("--eta <x>", "DDIM eta: 0 deterministic, 1 ancestral", nonNegative("eta"), ENHANCE_DEFAULTS.eta)
     .option("--async", "asynchronous experts: each runs its own chain (fewer steps for coarser schedules)")
-    .option("--skip-below <w>", "with --async: skip an expert whose gate weight is below w (at most 1/K)", nonNegative("skip-below"), 0)
-    .option("--seed <n>", "random seed", nonNegativeInt("seed"), 0)
-    .option("--batch <n>", "tiles per forward pass", positiveInt("batch"), 4)
+    .option("--skip-below <w>", "with --async: skip an expert whose gate weight is below w (at most 1/K)", nonNegative("skip-below"), ENHANCE_DEFAULTS.skipBelow)
+    .option("--seed <n>", "random seed", nonNegativeInt("seed"), ENHANCE_DEFAULTS.seed)
+    .option("--batch <n>", "tiles per forward pass", positiveInt("batch"), ENHANCE_DEFAULTS.batch)
     .option("--axis <axis>", "slice axis of the RAS volume: x, y, z, or all (average of the three)", "model")
-    .option("--overlap <px>", "tile overlap when a slice is larger than the model's slice size", nonNegativeInt("overlap"), 32)
+    .option("--overlap <px>", "tile overlap when a slice is larger than the model's slice size", nonNegativeInt("overlap"), ENHANCE_DEFAULTS.overlap)
     .option("--full-tiles", "pad every slice to the model's slice size (default: a slice smaller than it runs on a tile fitted to it, a multiple of the model's size multiple; faster)")
     .option("--snap", "snap the final latent to the VQ-VAE codebook before decoding (default: the model's sampling.snapToCodebook)")
     .option("--no-snap", "decode the final latent as is instead of snapping it to the codebook")
@@ -115,52 +115,45 @@ async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void>
       throw new Error(`no embedded default model is installed (${modelDir}); pass --model RUN, a directory made by \`moediff-sr train\``);
     }
   }
-  const lm = loadModelDir(modelDir, { device });
+  const pipe = MoEDiffSRPipeline.fromDir(modelDir, { device });
   try {
-    const axes = opts.axis === "model" ? [lm.card.slice.axis] : parseAxes(opts.axis);
-    const o: EnhanceOptions = {
-      ...(opts.voxel !== undefined ? { voxelSize: opts.voxel } : {}),
-      ...(like !== undefined ? { like } : {}),
+    const axes = opts.axis === "model" ? [pipe.card.slice.axis] : parseAxes(opts.axis);
+    const o = pipe.resolveOptions({
       sampler: opts.sampler,
-      steps: opts.steps ?? lm.config.sampling.steps,
+      steps: opts.steps,
       eta: opts.eta,
-      start: opts.start ?? lm.config.sampling.start,
+      start: opts.start,
       mode: opts.async === true ? "async" : "joint",
       skipBelow: opts.skipBelow,
       seed: opts.seed,
       batch: opts.batch,
-      axes,
       overlap: opts.overlap,
       fitTiles: opts.fullTiles !== true,
-      snapToCodebook: opts.snap ?? lm.config.sampling.snapToCodebook,
+      snapToCodebook: opts.snap,
       explain: opts.explain !== undefined,
-    };
+    });
     const mode = o.mode === "joint" ? "joint" : `asynchronous${o.skipBelow > 0 ? `, skip below ${o.skipBelow}` : ""}`;
-    const from = o.start === undefined || o.start === 1 ? "" : `, from ${o.start} of the schedule`;
-    const how = (o.sampler === "ddpm" ? "DDPM (every timestep)" : `DDIM ${o.steps} steps, eta ${o.eta}`) + from;
-    console.error(`enhance: ${input} with ${resolve(modelDir)}: ${how}, ${mode}, axis ${axes.join("+")}, seed ${o.seed}`);
+    console.error(`enhance: ${input} with ${resolve(modelDir)}: ${pipe.describeSampler(o)}, ${mode}, axis ${axes.join("+")}, seed ${o.seed}`);
     let bar: ReturnType<typeof progress> | null = null;
     let barAxis = "";
-    const r = await enhanceVolume(
-      lm,
-      lr,
-      {
-        ...o,
-        onProgress: (p) => {
-          if (bar === null || barAxis !== p.axis) {
-            bar?.stop();
-            bar = progress(`enhance (${p.axis})`, p.tiles);
-            barAxis = p.axis;
-          }
-          bar.update(p.tilesDone, { slices: `${p.slicesDone}/${p.slices}` });
-        },
+    const r = await enhanceVolume(pipe, lr, {
+      ...o,
+      ...(opts.voxel !== undefined ? { voxelSize: opts.voxel } : {}),
+      ...(like !== undefined ? { like } : {}),
+      axes,
+      onProgress: (p) => {
+        if (bar === null || barAxis !== p.axis) {
+          bar?.stop();
+          bar = progress(`enhance (${p.axis})`, p.tiles);
+          barAxis = p.axis;
+        }
+        bar.update(p.tilesDone, { slices: `${p.slicesDone}/${p.slices}` });
       },
-      device,
-    );
+    });
     (bar as ReturnType<typeof progress> | null)?.stop();
     const s = r.stats;
     writeNifti(opts.output, r.output, { description: `moediff-sr enhance ${o.sampler}${o.sampler === "ddim" ? ` ${o.steps}` : ""} ${o.mode} seed ${o.seed}`.slice(0, 80) });
-    if (opts.explain !== undefined) writeExplain(opts.explain, opts.output, r, lm.model.kinds, lm.config.model.gating.mode, o, axes);
+    if (opts.explain !== undefined) writeExplain(opts.explain, opts.output, r, pipe);
     const perSlice = s.slicesRun > 0 ? s.seconds / s.slicesRun : Number.NaN;
     console.error(
       `enhance: wrote ${opts.output}: ${s.targetDims.join("x")} at ${s.targetVoxelSize.map(fmt).join("x")} mm; ` +
@@ -168,6 +161,6 @@ async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void>
         `expert evaluations ${s.evaluations.join("/")}; ${s.seconds.toFixed(1)} s (${perSlice.toFixed(2)} s per slice)`,
     );
   } finally {
-    lm.dispose();
+    pipe.dispose();
   }
 }

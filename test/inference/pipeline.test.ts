@@ -1,0 +1,101 @@
+// The MoEDiff-SR pipeline on a tiny random-weight model: its defaults come from the model's config and
+// are `enhance`'s, options are checked in one place, and sampleTiles is the encode -> route -> gates ->
+// sample -> decode sequence, per tile independent of the batch.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Command } from "commander";
+import * as T from "../../src/torch/index.js";
+import { ENHANCE_DEFAULTS, EnhanceError, MoEDiffSRPipeline } from "../../src/inference/pipeline.js";
+import { mixSeed, perSampleNoise, sampleMoE } from "../../src/inference/moe_sampler.js";
+import { conditionEncoderInput } from "../../src/models/vqvae/encoder_input.js";
+import { registerEnhance } from "../../src/cli/commands/enhance.js";
+import { tempDir } from "../data/phantom.js";
+import { writeTinyModelDir } from "./tiny_model.js";
+
+let dir: string;
+let cleanup: () => void;
+let pipe: MoEDiffSRPipeline;
+
+before(() => {
+  ({ dir, cleanup } = tempDir("moediff-pipeline-"));
+  pipe = MoEDiffSRPipeline.fromDir(writeTinyModelDir(join(dir, "run"), { moe: { sampling: { steps: 3, start: 0.5, snapToCodebook: false } } }));
+});
+after(() => {
+  pipe.dispose();
+  cleanup();
+});
+
+test("defaultOptions: the config's sampling section, enhance's defaults for the rest", () => {
+  const d = pipe.defaultOptions();
+  assert.deepEqual(
+    { steps: d.steps, start: d.start, snapToCodebook: d.snapToCodebook },
+    { steps: 3, start: 0.5, snapToCodebook: false },
+  );
+  for (const [k, v] of Object.entries(ENHANCE_DEFAULTS)) assert.equal(d[k as keyof typeof d], v, k);
+  // The command line shows and uses the same defaults.
+  const program = new Command();
+  registerEnhance(program);
+  const cmd = program.commands.find((c) => c.name() === "enhance") ?? assert.fail("no enhance command");
+  const def = (flag: string): unknown => (cmd.options.find((o) => o.long === flag) ?? assert.fail(`no ${flag}`)).defaultValue;
+  assert.deepEqual(
+    [def("--sampler"), def("--eta"), def("--seed"), def("--batch"), def("--overlap"), def("--skip-below"), def("--async")],
+    ["ddim", 0, 0, 4, 32, 0, undefined],
+  );
+});
+
+test("resolveOptions: undefined leaves the default, bad values are refused with what is wrong", () => {
+  const r = pipe.resolveOptions({ steps: undefined, seed: 7, batch: 2 });
+  assert.equal(r.steps, 3);
+  assert.equal(r.seed, 7);
+  assert.equal(r.batch, 2);
+  const refused = (o: Parameters<MoEDiffSRPipeline["resolveOptions"]>[0], re: RegExp): void =>
+    assert.throws(() => pipe.resolveOptions(o), (e: unknown) => e instanceof EnhanceError && re.test(e.message));
+  refused({ batch: 0 }, /batch must be a positive integer, got 0/);
+  refused({ steps: 1.5 }, /steps must be a positive integer/);
+  refused({ start: 0 }, /start must be in \(0, 1\], got 0/);
+  refused({ eta: -1 }, /eta must be >= 0/);
+  refused({ overlap: 64 }, /overlap must be an integer in \[0, 64\)/);
+  refused({ skipBelow: 0.1 }, /needs asynchronous mode/);
+  refused({ mode: "async", skipBelow: 0.5 }, /skip threshold must be in \[0, 1\/3\]/);
+  assert.equal(pipe.describeSampler(pipe.defaultOptions()), "DDIM 3 steps, eta 0, from 0.5 of the schedule");
+});
+
+test("sampleTiles: the encode, route, gates, sample, decode sequence; a tile's result does not depend on its batch", () => {
+  T.manualSeed(11);
+  const y = T.rand([3, 3, 64, 64]);
+  const seeds = [mixSeed(1, 0), mixSeed(1, 1), mixSeed(1, 2)];
+  const o = { ...pipe.defaultOptions(), explain: true };
+  const before = T.memory().numTensors;
+  const r = pipe.sampleTiles(y, seeds, o);
+  assert.equal(T.memory().numTensors, before, "sampleTiles leaves no tensor behind");
+  assert.equal(r.images.length, 3 * 64 * 64);
+  assert.equal(r.experts.length, 3);
+  assert.equal(r.gates?.length, 3 * 3 * 64 * 64);
+  assert.deepEqual(r.evaluations, [3, 3, 3]);
+
+  // The same sequence written out by hand gives the same numbers.
+  const byHand = T.tidy(() =>
+    T.noGrad(() => {
+      const { model, vqvae } = pipe;
+      const condLatent = vqvae.encodeLatent(conditionEncoderInput(y));
+      const { zc, grids } = model.encodeCondition(y);
+      const gates = model.usedGates(model.route(zc, grids), [condLatent.size(2), condLatent.size(3)], false);
+      const s = sampleMoE(model, { condLatent, zc, gates }, { ...o, z0Clip: pipe.config.losses.z0HatClip, noise: perSampleNoise(seeds), keepExperts: false });
+      return vqvae.decodeLatent(s.z0, { quantize: false }).narrow(1, 0, 1).contiguous().data() as Float32Array;
+    }),
+  );
+  assert.deepEqual(r.images, byHand);
+
+  // Tile 1 alone gives what it gave in the batch of three.
+  const one = T.tidy(() => pipe.sampleTiles(y.narrow(0, 1, 1), [seeds[1] as number], o).images);
+  const hw = 64 * 64;
+  let worst = 0;
+  for (let i = 0; i < hw; i++) worst = Math.max(worst, Math.abs((one[i] as number) - (r.images[hw + i] as number)));
+  assert.ok(worst < 1e-4, `tile 1 alone differs by ${worst}`);
+  y.dispose();
+  T.tidy(() => {
+    assert.throws(() => pipe.sampleTiles(T.zeros([1, 1, 64, 64]), [0], o), /y must be \[B, 3, H, W\]/);
+    assert.throws(() => pipe.sampleTiles(T.zeros([1, 3, 64, 64]), [0, 1], o), /2 seeds for 1 tiles/);
+  });
+});
