@@ -1,5 +1,4 @@
 // Writing the demo's files, each atomically (temporary file, fsync, rename): volumes, region masks,
-// the explain directory in the layout `enhance --explain` writes (so `moediff-sr figures` reads it),
 // PNG figures and text. Every writer records the path it wrote, relative to the output directory.
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -7,16 +6,6 @@ import { writeNifti } from "../nifti/index.js";
 import { writePngAtomic, type Canvas } from "../figures/canvas.js";
 import { writeFileAtomic } from "../util/atomic_write.js";
 import type { Volume } from "../volume/volume.js";
-
-export interface ExplainMeta {
-  readonly experts: readonly number[];
-  readonly gating: string;
-  readonly axis: 0 | 1 | 2;
-  readonly mode: string;
-  readonly sampler: string;
-  readonly steps: number;
-  readonly seed: number;
-}
 
 export class OutputWriter {
   readonly out: string;
@@ -51,17 +40,6 @@ export class OutputWriter {
     const abs = this.record(rel);
     writeNifti(abs, { data: Float32Array.from(mask), dims: like.dims, affine: like.affine }, { dtype: "uint8", description: description.slice(0, 80) });
     return abs;
-  }
-
-  /** DIR/expert_E<k>.nii.gz, DIR/gate_E<k>.nii.gz and DIR/explain.json, as `enhance --explain DIR` writes them. */
-  explain(dir: string, experts: readonly Volume[], gates: readonly Volume[], meta: ExplainMeta, output: string): string {
-    meta.experts.forEach((k, i) => {
-      this.volume(join(dir, `expert_E${k}.nii.gz`), experts[i] as Volume, `moediff-sr expert E${k} estimate`);
-      this.volume(join(dir, `gate_E${k}.nii.gz`), gates[i] as Volume, `moediff-sr gate weight of E${k}`);
-    });
-    const json = { format: "moediff-sr-explain", version: 1, ...meta, experts: [...meta.experts], output: resolve(output) };
-    this.text(join(dir, "explain.json"), `${JSON.stringify(json, null, 2)}\n`);
-    return this.path(dir);
   }
 
   async png(rel: string, canvas: Canvas): Promise<string> {

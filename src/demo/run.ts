@@ -18,10 +18,11 @@
 //     `whole`, the slab rows come from slab cuts written to OUT/slab/.
 //  8. Figures (comparison panel, per-expert differences, gates) on slab slices, the summaries and
 //     metrics.json.
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import * as T from "../torch/index.js";
 import { enhanceVolume, type EnhanceProgress } from "../inference/enhance.js";
 import { MoEDiffSRPipeline } from "../inference/pipeline.js";
+import { explainFiles, explainMeta } from "../inference/explain_files.js";
 import { axisDim } from "../model_dir/card.js";
 import { makeExperts } from "../figures/experts.js";
 import { makeGates } from "../figures/gates.js";
@@ -219,13 +220,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       w.volume("lr.nii.gz", lr, `moediff-sr demo LR ${heldout.source.subject} seed ${a.seed}`);
       const cutSlab = (m: Uint8Array): Uint8Array => cropData(m, hr.dims, dim, slab.first, slab.last);
       const primary = writeSet("", (v) => v, whole ? (m) => m : cutSlab);
-      w.explain(
-        "explain",
-        experts,
-        gates,
-        { experts: [...lm.model.kinds], gating: lm.config.model.gating.mode, axis: axisDim(lm.card.slice.axis), mode: enhanceOptions.mode, sampler: enhanceOptions.sampler, steps: enhanceOptions.steps, seed: enhanceOptions.seed },
-        w.path("enhanced.nii.gz"),
-      );
+      const explain = explainFiles(explainMeta(pipe, enhanced.options, enhanced.stats.axes), w.path("enhanced.nii.gz"), experts, gates);
+      for (const [name, v, description] of explain.volumes) w.volume(join("explain", name), v, description);
+      w.text(join("explain", "explain.json"), explain.json);
       const slabSet = whole ? writeSet("slab/", (v) => cropVolume(v, dim, slab.first, slab.last), cutSlab) : null;
       return { primary, slabSet };
     });
