@@ -69,6 +69,12 @@ fi
 # ---- 4. TypeScript ----
 say "compiling TypeScript"
 node node_modules/typescript/bin/tsc -p tsconfig.json
+# A compiled file whose source was moved or deleted would still be imported or run as a test: remove it.
+find dist/src dist/test dist/bench -name '*.js' 2>/dev/null | while read -r f; do
+  src="${f#dist/}"
+  [ -f "${src%.js}.ts" ] || rm -f "$f" "${f%.js}.d.ts" "$f.map" "${f%.js}.d.ts.map"
+done
+find dist/src dist/test dist/bench -type d -empty -delete 2>/dev/null || true
 
 # ---- 5. the viewer's page ----
 viewer_hash=$( (find web -type f ! -path '*/node_modules/*' | LC_ALL=C sort | xargs cat; cat package-lock.json src/viewer/api.ts) | sha256sum | cut -c1-64)
