@@ -7,7 +7,8 @@
 // eps_hat_i, which becomes z0_hat_i by Eq. 8 — taken with the shared latent's actual alphaBar_ref(t),
 // since that is the noise z really carries; t_i only tells the expert which noise level it sees.
 // The estimates are clipped to +-z0Clip (the training's z0HatClip), aggregated with the gating
-// weights (Eq. 9), and the shared latent takes one DDPM or DDIM step with the aggregate.
+// weights (Eq. 9), and the shared latent takes one step of the scheduler (DDPM, DDIM: registry.ts) with
+// the aggregate as its clean estimate.
 //
 // Asynchronous mode (Table III "asyn"): every expert runs its own chain on its own schedule from its
 // own noise, with no exchange: DDPM visits all T_i timesteps, DDIM visits N_i = max(1, round(N T_i /
@@ -29,8 +30,9 @@ import type { Tensor } from "../torch/index.js";
 import type { MoEDiffSR } from "../models/moediff/moediff.js";
 import type { NoiseSchedule } from "../diffusion/noise_schedules.js";
 import { aggregateZ0 } from "../diffusion/aggregate.js";
-import { asyncStepCounts } from "../models/accounting.js";
-import { samplerStep, samplingTimesteps, stepNeedsNoise, type SamplerKind } from "../diffusion/samplers.js";
+import { asyncStepCounts } from "../diffusion/async_steps.js";
+import { createScheduler, schedulerClass, type SamplerName } from "../diffusion/registry.js";
+import type { Scheduler } from "../diffusion/scheduler.js";
 
 /** Gaussian draws for one chain, shaped [B, ...]. */
 export interface NoiseSource {
@@ -82,7 +84,8 @@ export interface MoEConditioning {
 
 export interface MoESampleOptions {
   mode: "joint" | "async";
-  sampler: SamplerKind;
+  /** The scheduler, by its name in the registry (src/diffusion/registry.ts). */
+  sampler: SamplerName;
   /** DDIM steps (joint: on the reference schedule; async: N of the formula above). */
   steps?: number;
   /** DDIM eta (0: deterministic given the start noise). */
@@ -147,14 +150,14 @@ function epsOf(model: MoEDiffSR, i: number, z: Tensor, t: number, c: MoEConditio
 
 /**
  * Runs a chain over the timesteps `ts` (descending) from `start`, which it takes over: each step maps
- * (z_t, t, next t or -1, is-last) to the next latent inside a tidy scope; every intermediate latent
- * is freed, also when a step throws.
+ * (z_t, t, is-last) to the next latent inside a tidy scope; every intermediate latent is freed, also
+ * when a step throws.
  */
-function walkChain(ts: readonly number[], start: Tensor, step: (z: Tensor, t: number, tPrev: number, last: boolean) => Tensor): Tensor {
+function walkChain(ts: readonly number[], start: Tensor, step: (z: Tensor, t: number, last: boolean) => Tensor): Tensor {
   let z = start;
   try {
     ts.forEach((t, s) => {
-      const next = T.tidy(() => step(z, t, ts[s + 1] ?? -1, s === ts.length - 1));
+      const next = T.tidy(() => step(z, t, s === ts.length - 1));
       z.dispose();
       z = next;
     });
@@ -175,24 +178,34 @@ function clipped(z: Tensor, clip: number): Tensor {
   return clip > 0 ? z.clamp(-clip, clip) : z;
 }
 
-export function sampleMoE(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions): MoESampleResult {
-  const { b, size } = checkConditioning(model, c);
-  const eta = o.sampler === "ddpm" ? 1 : (o.eta ?? 0);
-  const shape = [b, model.latentChannels, size[0], size[1]];
-  return T.noGrad(() => (o.mode === "joint" ? sampleJoint(model, c, o, shape, size, eta) : sampleAsync(model, c, o, shape, size, eta)));
+/**
+ * One step of `scheduler` from z_t with the clean estimate z0Hat. The Gaussian draw comes from the
+ * chain's noise stream, drawn only when the step uses one, so the stream stays aligned with the steps.
+ */
+function schedulerStep(scheduler: Scheduler, zt: Tensor, t: number, z0Hat: Tensor, noise: NoiseSource): Tensor {
+  const n = scheduler.needsNoise(t) ? noise.randn(zt.shape) : undefined;
+  return scheduler.step({ modelOutput: z0Hat, timestep: t, sample: zt, ...(n === undefined ? {} : { noise: n }) }).prevSample;
 }
 
-function sampleJoint(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, shape: number[], size: [number, number], eta: number): MoESampleResult {
+export function sampleMoE(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions): MoESampleResult {
+  const { b, size } = checkConditioning(model, c);
+  const shape = [b, model.latentChannels, size[0], size[1]];
+  return T.noGrad(() => (o.mode === "joint" ? sampleJoint(model, c, o, shape, size) : sampleAsync(model, c, o, shape, size)));
+}
+
+function sampleJoint(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, shape: number[], size: [number, number]): MoESampleResult {
   const k = model.numExperts;
   const ref = model.schedules[referenceSchedule(model.schedules)] as NoiseSchedule;
-  const ts = samplingTimesteps(ref, o.sampler, o.steps, o.start);
+  const scheduler = createScheduler(o.sampler, ref, { eta: o.eta ?? 0 });
+  scheduler.setTimesteps(o.steps, { start: o.start ?? 1 });
+  const ts = scheduler.timesteps;
   const noise = o.noise(0);
   const total = ts.length * k;
   let done = 0;
   let lastExperts: Tensor[] | undefined;
   let x: Tensor;
   try {
-    x = walkChain(ts, chainStart(model, ref, ts[0] as number, c, noise, shape, o.start), (zt, t, tPrev, last) => {
+    x = walkChain(ts, chainStart(model, ref, ts[0] as number, c, noise, shape, o.start), (zt, t, last) => {
       const z0s = model.experts.map((_, i) => {
         const ti = (model.schedules[i] as NoiseSchedule).matchTimestep(ref, t);
         const eps = epsOf(model, i, zt, ti, c, size);
@@ -202,8 +215,7 @@ function sampleJoint(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, 
       });
       const agg = aggregateZ0(z0s, c.gates); // Eq. 9
       if (last && o.keepExperts === true) lastExperts = z0s.map((x0) => T.keep(model.fromTarget(x0, c.condLatent)));
-      const n = stepNeedsNoise(ref, o.sampler, t, tPrev, eta) ? noise.randn(shape) : undefined;
-      return samplerStep(o.sampler, ref, zt, t, tPrev, agg, eta, n);
+      return schedulerStep(scheduler, zt, t, agg, noise);
     });
   } catch (e) {
     lastExperts?.forEach((x) => x.dispose());
@@ -222,14 +234,15 @@ function activeMask(gates: Tensor, skipBelow: number): Tensor {
   });
 }
 
-function sampleAsync(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, shape: number[], size: [number, number], eta: number): MoESampleResult {
+function sampleAsync(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, shape: number[], size: [number, number]): MoESampleResult {
   const k = model.numExperts;
   const skip = o.skipBelow ?? 0;
   if (!(skip >= 0 && skip <= 1 / k)) throw new RangeError(`async skip threshold must be in [0, 1/K] = [0, ${(1 / k).toFixed(4)}] (some expert always reaches 1/K), got ${skip}`);
   const mask = activeMask(c.gates, skip); // [B, K]
   const runs = (mask.sum(0).toArray() as number[]).map((n) => n > 0);
-  const steps = o.sampler === "ddim" ? asyncStepCounts(o.steps ?? 0, model.schedules.map((s) => s.numTimesteps)) : model.schedules.map((s) => s.numTimesteps);
-  if (o.sampler === "ddim" && !(Number.isInteger(o.steps) && (o.steps as number) >= 1)) throw new RangeError(`DDIM needs a positive integer number of steps, got ${String(o.steps)}`);
+  const takesSteps = schedulerClass(o.sampler).takesSteps;
+  const steps = takesSteps ? asyncStepCounts(o.steps ?? 0, model.schedules.map((s) => s.numTimesteps)) : model.schedules.map((s) => s.numTimesteps);
+  if (takesSteps && !(Number.isInteger(o.steps) && (o.steps as number) >= 1)) throw new RangeError(`${o.sampler.toUpperCase()} needs a positive integer number of steps, got ${String(o.steps)}`);
   const total = steps.reduce((a, n, i) => a + (runs[i] ? n : 0), 0);
   let done = 0;
   const finals: Tensor[] = [];
@@ -240,14 +253,15 @@ function sampleAsync(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, 
         return;
       }
       const sched = model.schedules[i] as NoiseSchedule;
-      const ts = samplingTimesteps(sched, o.sampler, steps[i], o.start);
+      const scheduler = createScheduler(o.sampler, sched, { eta: o.eta ?? 0 });
+      scheduler.setTimesteps(steps[i], { start: o.start ?? 1 });
+      const ts = scheduler.timesteps;
       const noise = o.noise(1 + i);
-      const x = walkChain(ts, chainStart(model, sched, ts[0] as number, c, noise, shape, o.start), (zt, t, tPrev) => {
+      const x = walkChain(ts, chainStart(model, sched, ts[0] as number, c, noise, shape, o.start), (zt, t) => {
         const eps = epsOf(model, i, zt, t, c, size);
         const z0 = clipped(sched.predictZ0(zt, t, eps), o.z0Clip); // Eq. 8 on the expert's own schedule
         o.onEvaluation?.(++done, total);
-        const n = stepNeedsNoise(sched, o.sampler, t, tPrev, eta) ? noise.randn(shape) : undefined;
-        return samplerStep(o.sampler, sched, zt, t, tPrev, z0, eta, n);
+        return schedulerStep(scheduler, zt, t, z0, noise);
       });
       finals.push(T.tidy(() => model.fromTarget(x, c.condLatent)));
       x.dispose();

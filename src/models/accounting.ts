@@ -17,6 +17,9 @@ import * as T from "../torch/index.js";
 import type { MoEDiffSR } from "./moediff/moediff.js";
 import type { VQVAE } from "./vqvae/index.js";
 
+// Steps per expert in asynchronous mode; it lives with the samplers, re-exported for existing callers.
+export { asyncStepCounts } from "../diffusion/async_steps.js";
+
 export interface ComponentCost {
   name: string;
   parameters: number;
@@ -49,19 +52,6 @@ export function sliceMultiple(parts: { model: MoEDiffSR; vqvae: VQVAE }): number
 /** T_i of each expert of the model, in expert order (config.timesteps[kind - 1]). */
 export function expertTimesteps(model: MoEDiffSR): number[] {
   return model.kinds.map((k) => model.config.timesteps[k - 1] as number);
-}
-
-/**
- * DDIM steps per expert in asynchronous mode: max(1, round(steps T_i / max_j T_j)), at most T_i
- * (an expert cannot visit more timesteps than its schedule has). `timesteps`: T_i of each expert.
- */
-export function asyncStepCounts(steps: number, timesteps: readonly number[]): number[] {
-  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`asyncStepCounts: steps must be a positive integer, got ${steps}`);
-  if (timesteps.length === 0 || timesteps.some((t) => !Number.isInteger(t) || t < 1)) {
-    throw new RangeError(`asyncStepCounts: timesteps must be a non-empty list of positive integers, got [${timesteps.join(", ")}]`);
-  }
-  const max = Math.max(...timesteps);
-  return timesteps.map((t) => Math.min(t, Math.max(1, Math.round((steps * t) / max))));
 }
 
 function cost(name: string, parameters: number, report: T.flops.FlopReport): ComponentCost {

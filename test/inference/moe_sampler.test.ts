@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import * as T from "../../src/torch/index.js";
 import { MoEDiffSR } from "../../src/models/moediff/moediff.js";
 import type { ExpertInput } from "../../src/models/experts/config.js";
-import { asyncStepCounts } from "../../src/models/accounting.js";
+import { asyncStepCounts } from "../../src/diffusion/async_steps.js";
 import { perSampleNoise, referenceSchedule, sampleMoE, mixSeed, type MoEConditioning } from "../../src/inference/moe_sampler.js";
 import { tinyMoEConfig } from "../train/fixture.js";
-import { assertThrowsMatching } from "../helpers.js";
+import { assertClose, assertThrowsMatching } from "../helpers.js";
 
 const C = 4;
 const maxAbsDiff = (a: T.Tensor, b: T.Tensor): number => T.tidy(() => a.sub(b).abs().amax().item());
@@ -61,6 +61,49 @@ test("same seeds, same samples; another seed, other samples; a sample does not d
   }
   disposeCond(c);
   model.dispose();
+});
+
+/**
+ * Golden sums and means of z0 for a fixed model, conditioning and seeds (2 x 4 x 8 x 8 = 512 values),
+ * recorded before the samplers became scheduler classes; the refactor reproduced them bit for bit.
+ */
+const GOLDEN: { target: "latent" | "residual"; mode: "joint" | "async"; sampler: "ddpm" | "ddim"; steps?: number; eta?: number; start: number; sum: number; mean: number; evaluations: number[] }[] = [
+  { target: "latent", mode: "joint", sampler: "ddpm", start: 1, sum: -300.00474924594164, mean: -0.5859467758709798, evaluations: [40, 40, 40] },
+  { target: "latent", mode: "joint", sampler: "ddim", steps: 6, eta: 0, start: 1, sum: -62.540465116500854, mean: -0.12214934593066573, evaluations: [6, 6, 6] },
+  { target: "latent", mode: "joint", sampler: "ddim", steps: 4, eta: 0.5, start: 0.4, sum: -70.63038858538494, mean: -0.13794997770582995, evaluations: [4, 4, 4] },
+  { target: "latent", mode: "async", sampler: "ddpm", start: 1, sum: -210.22954800724983, mean: -0.41060458595165983, evaluations: [10, 40, 20] },
+  { target: "latent", mode: "async", sampler: "ddim", steps: 8, eta: 1, start: 1, sum: -209.74630059674382, mean: -0.4096607433530153, evaluations: [2, 8, 4] },
+  { target: "latent", mode: "async", sampler: "ddim", steps: 4, eta: 0.5, start: 0.4, sum: -118.81520891934633, mean: -0.2320609549205983, evaluations: [1, 4, 2] },
+  { target: "residual", mode: "joint", sampler: "ddim", steps: 4, eta: 0.5, start: 0.4, sum: -47.897929940372705, mean: -0.09355064441479044, evaluations: [4, 4, 4] },
+  { target: "residual", mode: "async", sampler: "ddim", steps: 6, eta: 0, start: 1, sum: -52.97306388616562, mean: -0.10346301540266722, evaluations: [2, 6, 3] },
+];
+
+test("golden sums and means: both modes, both samplers, partial starts, both targets, fixed seeds", () => {
+  for (const target of ["latent", "residual"] as const) {
+    const model = tinyModel([10, 40, 20], 1, target === "residual" ? { target, residualScale: 2.5 } : { target });
+    const c = conditioning(model, 2, 3);
+    for (const g of GOLDEN.filter((x) => x.target === target)) {
+      const what = `${g.target} ${g.mode} ${g.sampler} steps ${String(g.steps)} eta ${String(g.eta)} start ${g.start}`;
+      const r = sampleMoE(model, c, {
+        mode: g.mode,
+        sampler: g.sampler,
+        ...(g.steps === undefined ? {} : { steps: g.steps }),
+        ...(g.eta === undefined ? {} : { eta: g.eta }),
+        start: g.start,
+        z0Clip: 5,
+        noise: perSampleNoise([11, 12]),
+        ...(g.mode === "async" ? { skipBelow: 0.2 } : {}),
+      });
+      const sum = T.tidy(() => r.z0.to("float64").sum().item());
+      const mean = sum / r.z0.numel;
+      assertClose(sum, g.sum, { atol: 1e-3, rtol: 1e-5, message: `${what}: sum` });
+      assertClose(mean, g.mean, { atol: 2e-6, rtol: 1e-5, message: `${what}: mean` });
+      assert.deepEqual(r.evaluations, g.evaluations, what);
+      [r.z0, r.weights].forEach((t) => t.dispose());
+    }
+    disposeCond(c);
+    model.dispose();
+  }
 });
 
 /**

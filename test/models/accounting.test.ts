@@ -1,11 +1,11 @@
 // Model accounting on tiny models: every component is counted (> 0 MACs) with its
 // own parameters, inputs do not leak and module modes are restored, expert costs
 // grow ~4x when the slice doubles (E3 faster: its non-local block), the VQ parts
-// exactly 4x; enhancementFlops' arithmetic; asyncStepCounts.
+// exactly 4x; enhancementFlops' arithmetic; expertTimesteps (asyncStepCounts: test/diffusion/async_steps.test.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as T from "../../src/torch/index.js";
-import { asyncStepCounts, componentFlops, enhancementFlops, expertTimesteps, sliceMultiple, type ComponentCost } from "../../src/models/accounting.js";
+import { componentFlops, enhancementFlops, expertTimesteps, sliceMultiple, type ComponentCost } from "../../src/models/accounting.js";
 import { MoEDiffSR } from "../../src/models/moediff/moediff.js";
 import { resolveVQVAEConfig, VQVAE } from "../../src/models/vqvae/index.js";
 import { assertThrowsMatching } from "../helpers.js";
@@ -139,13 +139,7 @@ test("enhancementFlops: encoders and gating once per tile, experts per step, the
   assertThrowsMatching(() => enhancementFlops(COSTS.slice(1), { tiles: 1, jointSteps: 1, asyncSteps: [1, 1, 1] }), /no 'vq_encoder'/);
 });
 
-test("asyncStepCounts: max(1, round(N T_i / max T)), at most T_i; expertTimesteps in expert order", () => {
-  assert.deepEqual(asyncStepCounts(50, [500, 2000, 1000]), [13, 50, 25]);
-  assert.deepEqual(asyncStepCounts(1, [500, 2000, 1000]), [1, 1, 1]);
-  assert.deepEqual(asyncStepCounts(5000, [10, 2000]), [10, 2000]);
-  assert.deepEqual(asyncStepCounts(20, [1000]), [20]);
-  assertThrowsMatching(() => asyncStepCounts(0, [10]), /steps must be a positive integer/);
-  assertThrowsMatching(() => asyncStepCounts(10, []), /non-empty list/);
+test("expertTimesteps in expert order", () => {
   const parts = tinyParts([3, 1]);
   assert.deepEqual(expertTimesteps(parts.model), [1000, 500]);
   parts.dispose();
