@@ -18,12 +18,12 @@ import type { VQVAE } from "../models/vqvae/index.js";
 import { conditionEncoderInput } from "../models/vqvae/encoder_input.js";
 import { upsampleGateMaps } from "../models/gating.js";
 import { sliceMultiple } from "../models/accounting.js";
-import type { SamplerKind } from "../diffusion/samplers.js";
+import type { SamplerName } from "../diffusion/registry.js";
 import { perSampleNoise, sampleMoE } from "./moe_sampler.js";
 
 /** How the experts sample: what `enhance`'s sampler options set. */
 export interface SamplingOptions {
-  sampler: SamplerKind;
+  sampler: SamplerName;
   /** DDIM steps (ignored by DDPM, which visits every timestep). */
   steps: number;
   eta: number;
@@ -54,7 +54,7 @@ export interface EnhanceSettings extends SamplingOptions {
 
 /** The settings a model's config does not decide: `moediff-sr enhance`'s defaults. */
 export const ENHANCE_DEFAULTS = Object.freeze({
-  sampler: "ddim" as SamplerKind,
+  sampler: "ddim" as SamplerName,
   eta: 0,
   mode: "joint" as "joint" | "async",
   skipBelow: 0,

@@ -17,9 +17,6 @@ import * as T from "../torch/index.js";
 import type { MoEDiffSR } from "./moediff/moediff.js";
 import type { VQVAE } from "./vqvae/index.js";
 
-// Steps per expert in asynchronous mode; it lives with the samplers, re-exported for existing callers.
-export { asyncStepCounts } from "../diffusion/async_steps.js";
-
 export interface ComponentCost {
   name: string;
   parameters: number;

@@ -75,7 +75,7 @@ test("enhance refuses a 4-D input without --volume-index, --skip-below without -
   await assert.rejects(cli(["enhance", lrPath, "-o", out, "--model", run, "--skip-below", "0.1"]), /--skip-below needs --async/);
   await assert.rejects(cli(["enhance", lrPath, "-o", out, "--model", run, "--voxel", "1", "--like", refPath]), /--voxel or --like, not both/);
   await assert.rejects(cli(["enhance", lrPath, "-o", out, "--model", join(dir, "nowhere")]), /model directory .* does not exist/);
-  await assert.rejects(cli(["enhance", lrPath, "-o", out, "--model", run, "--sampler", "euler"]), /--sampler must be ddim or ddpm/);
+  await assert.rejects(cli(["enhance", lrPath, "-o", out, "--model", run, "--sampler", "euler"]), /--sampler must be ddim or ddpm, got 'euler'/);
   assert.ok(!existsSync(out));
   // the 4-D input with a frame chosen works
   await cli(["enhance", four, "-o", out, "--model", run, "--volume-index", "1", "--steps", "1", "--voxel", "2"]);

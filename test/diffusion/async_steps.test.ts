@@ -2,7 +2,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { asyncStepCounts } from "../../src/diffusion/async_steps.js";
-import { asyncStepCounts as fromAccounting } from "../../src/models/accounting.js";
 import { assertThrowsMatching } from "../helpers.js";
 
 test("asyncStepCounts: max(1, round(N T_i / max T)), at most T_i", () => {
@@ -13,5 +12,4 @@ test("asyncStepCounts: max(1, round(N T_i / max T)), at most T_i", () => {
   assertThrowsMatching(() => asyncStepCounts(0, [10]), /steps must be a positive integer/);
   assertThrowsMatching(() => asyncStepCounts(10, []), /non-empty list/);
   // still exported by models/accounting.ts for its former callers
-  assert.equal(fromAccounting, asyncStepCounts);
 });

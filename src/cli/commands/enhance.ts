@@ -12,6 +12,7 @@ import { parseAxis, type Axis } from "../../data/slicing.js";
 import { enhanceVolume } from "../../inference/enhance.js";
 import { ENHANCE_DEFAULTS, MoEDiffSRPipeline } from "../../inference/pipeline.js";
 import { writeExplain } from "../../inference/explain_files.js";
+import { isSamplerName, samplerNames, schedulerClass, type SamplerName } from "../../diffusion/registry.js";
 import { DEFAULT_MODEL_DIR } from "../../model_dir/default_dir.js";
 import { parseNonFinite } from "../nifti_options.js";
 import { fmt } from "../../util/format.js";
@@ -27,7 +28,7 @@ interface EnhanceCliOptions {
   like?: string;
   steps?: number;
   start?: number;
-  sampler: "ddim" | "ddpm";
+  sampler: SamplerName;
   eta: number;
   async?: boolean;
   skipBelow: number;
@@ -43,8 +44,11 @@ interface EnhanceCliOptions {
   nonFinite: "error" | "zero";
 }
 
-function parseSampler(v: string): "ddim" | "ddpm" {
-  if (v !== "ddim" && v !== "ddpm") throw new Error(`--sampler must be ddim or ddpm, got '${v}'`);
+/** "ddim or ddpm": the registered samplers. */
+const SAMPLERS = samplerNames().join(" or ").replace(/ or (?=.* or )/g, ", ");
+
+function parseSampler(v: string): SamplerName {
+  if (!isSamplerName(v)) throw new Error(`--sampler must be ${SAMPLERS}, got '${v}'`);
   return v;
 }
 
@@ -70,7 +74,7 @@ export function registerEnhance(program: Command): void {
     .option("--model <dir>", "a trained run directory (from `moediff-sr train`); default: the embedded model")
     .option("--voxel <mm>", "target voxel size, one number or three (default: the model's training voxel size)", parseVoxel)
     .option("--like <file>", "put the output on this volume's grid (e.g. the reference for evaluate)")
-    .option("--sampler <kind>", "ddim (N steps) or ddpm (every timestep: slow)", parseSampler, ENHANCE_DEFAULTS.sampler)
+    .option("--sampler <kind>", `the sampler: ${samplerNames().map((n) => schedulerClass(n).description).join("; ")}`, parseSampler, ENHANCE_DEFAULTS.sampler)
     .option("--steps <n>", "DDIM steps (default: the model's sampling.steps, 25 for cpu-small)", positiveInt("steps"))
     .option("--start <fraction>", "start each chain at this fraction of its schedule from the noised 3T latent (SDEdit-style); 1 = from pure noise (default: the model's sampling.start)", parseStart)
     .option("--eta <x>", "DDIM eta: 0 deterministic, 1 ancestral", nonNegative("eta"), ENHANCE_DEFAULTS.eta)

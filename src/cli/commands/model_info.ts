@@ -9,7 +9,8 @@
 // max(1, round(steps T_i / max_j T_j)) as the sampler takes them; one tile per slice.
 import type { Command } from "commander";
 import * as T from "../../torch/index.js";
-import { asyncStepCounts, componentFlops, enhancementFlops, expertTimesteps, type ComponentCost, type EnhancementFlops } from "../../models/accounting.js";
+import { componentFlops, enhancementFlops, expertTimesteps, type ComponentCost, type EnhancementFlops } from "../../models/accounting.js";
+import { asyncStepCounts } from "../../diffusion/async_steps.js";
 import type { MoEDiffSR } from "../../models/moediff/moediff.js";
 import type { VQVAE } from "../../models/vqvae/index.js";
 import { loadModelDir } from "../../model_dir/load.js";
