@@ -1,4 +1,5 @@
 // Autograd: grad-mode scopes and torch.autograd.grad.
+import "./tensor_methods.js"; // Tensor's op-backed methods, for a caller that imports this module without index.ts
 import { native } from "./native.js";
 import { Tensor } from "./tensor.js";
 

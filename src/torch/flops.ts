@@ -21,6 +21,7 @@
 // Counting reads the shapes of arguments and results (a few native calls per op),
 // so it is for accounting runs, not for timing. With no counter active the op path
 // pays one null comparison.
+import "./tensor_methods.js"; // Tensor's op-backed methods, for a caller that imports this module without index.ts
 import { isComplex } from "./dtype.js";
 import { setOpObserver, type Arg, type OpObserver } from "./op.js";
 import { Tensor } from "./tensor.js";

@@ -1,5 +1,6 @@
 // Finite-difference gradient checking (as torch.autograd.gradcheck, with a
 // random projection of the output so one backward pass checks every input).
+import "./tensor_methods.js"; // Tensor's op-backed methods, for a caller that imports this module without index.ts
 import { grad, noGrad } from "./autograd.js";
 import { randnLike } from "./ops/creation.js";
 import { tidy } from "./scope.js";

@@ -1,4 +1,6 @@
 // The public surface of the engine. Model code imports from here only.
+// First: installs Tensor's op-backed methods (x.add(y), x.sum(), ...) on its prototype.
+import "./tensor_methods.js";
 export { Tensor } from "./tensor.js";
 export { DisposedTensorError } from "./errors.js";
 export { tidy, keep, memory, type MemoryInfo } from "./scope.js";

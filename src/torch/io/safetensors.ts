@@ -20,6 +20,7 @@
 // with spaces to a multiple of 8 bytes). saveFile() writes a temporary file in
 // the target's directory, fsyncs it and renames it into place.
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import "../tensor_methods.js"; // Tensor's op-backed methods, for a caller that imports this module without index.ts
 import { ITEM_SIZE, type DType } from "../dtype.js";
 import type { Device } from "../device.js";
 import { fromBytes } from "../ops/creation.js";

@@ -1,4 +1,5 @@
 // torch.nn: modules, layers, initialisers, and the functional API.
+import "../tensor_methods.js"; // Tensor's op-backed methods, for a caller that imports this module without index.ts
 export { Parameter, emptyParameter, type LayerOptions } from "./parameter.js";
 export { Module, type StateDict, type LoadStateDictOptions, type LoadStateDictResult } from "./module.js";
 export * as init from "./init.js";

@@ -1,4 +1,5 @@
 // torch.optim: optimisers, learning-rate schedules, gradient clipping, EMA.
+import "../tensor_methods.js"; // Tensor's op-backed methods, for a caller that imports this module without index.ts
 export {
   Optimizer,
   type HyperValue,
