@@ -185,7 +185,11 @@ export class MoEDiffSRPipeline {
           const full = wt.ndim === 4 ? upsampleGateMaps(wt, [h, w]) : wt.reshape(b, k, 1, 1).expand(b, k, h, w);
           return full.to("float32").contiguous().data() as Float32Array;
         };
-        return { images: decode(r.z0), experts: (r.experts ?? []).map(decode), gates: explain ? gateImages() : null, evaluations: r.evaluations };
+        try {
+          return { images: decode(r.z0), experts: (r.experts ?? []).map(decode), gates: explain ? gateImages() : null, evaluations: r.evaluations };
+        } finally {
+          r.experts?.forEach((e) => e.dispose()); // kept by the sampler beyond its scope
+        }
       }),
     );
   }

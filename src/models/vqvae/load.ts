@@ -20,7 +20,7 @@ export function loadVqvae(dir: string, device: T.Device = T.getDefaultDevice()):
   try {
     model.loadStateDict(weights);
   } finally {
-    for (const t of Object.values(weights)) t.dispose();
+    for (const t of weights.values()) t.dispose();
   }
   model.eval();
   for (const p of model.parameters()) p.requiresGrad_(false);
