@@ -243,18 +243,25 @@ function sampleAsync(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, 
   const takesSteps = schedulerClass(o.sampler).takesSteps;
   const steps = takesSteps ? asyncStepCounts(o.steps ?? 0, model.schedules.map((s) => s.numTimesteps)) : model.schedules.map((s) => s.numTimesteps);
   if (takesSteps && !(Number.isInteger(o.steps) && (o.steps as number) >= 1)) throw new RangeError(`${o.sampler.toUpperCase()} needs a positive integer number of steps, got ${String(o.steps)}`);
-  const total = steps.reduce((a, n, i) => a + (runs[i] ? n : 0), 0);
+  // Every expert's plan first: a chain that starts part-way (start < 1) visits fewer timesteps than its schedule has.
+  const schedulers = model.schedules.map((sched, i) => {
+    if (!runs[i]) return null;
+    const scheduler = createScheduler(o.sampler, sched, { eta: o.eta ?? 0 });
+    scheduler.setTimesteps(steps[i], { start: o.start ?? 1 });
+    return scheduler;
+  });
+  const evaluations = schedulers.map((s) => s?.timesteps.length ?? 0);
+  const total = evaluations.reduce((a, n) => a + n, 0);
   let done = 0;
   const finals: Tensor[] = [];
   try {
     model.experts.forEach((_, i) => {
-      if (!runs[i]) {
+      const scheduler = schedulers[i];
+      if (scheduler === null || scheduler === undefined) {
         finals.push(T.zeros(shape, { dtype: c.condLatent.dtype, device: c.condLatent.device }));
         return;
       }
       const sched = model.schedules[i] as NoiseSchedule;
-      const scheduler = createScheduler(o.sampler, sched, { eta: o.eta ?? 0 });
-      scheduler.setTimesteps(steps[i], { start: o.start ?? 1 });
       const ts = scheduler.timesteps;
       const noise = o.noise(1 + i);
       const x = walkChain(ts, chainStart(model, sched, ts[0] as number, c, noise, shape, o.start), (zt, t) => {
@@ -272,7 +279,6 @@ function sampleAsync(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, 
       return w.div(w.sum(1, true).clamp(1e-12, Infinity));
     });
     const z0 = aggregateZ0(finals, weights); // Eq. 9 over the experts that ran
-    const evaluations = steps.map((n, i) => (runs[i] ? n : 0));
     if (o.keepExperts === true) return { z0, experts: finals, weights, evaluations };
     finals.forEach((f) => f.dispose());
     return { z0, weights, evaluations };

@@ -106,6 +106,18 @@ test("golden sums and means: both modes, both samplers, partial starts, both tar
   }
 });
 
+test("asynchronous chains that start part-way count the evaluations they make (DDPM from 0.4: 5, 17 and 9 of 10, 40, 20)", () => {
+  const model = tinyModel([10, 40, 20], 1, { target: "latent" });
+  const c = conditioning(model, 2, 3);
+  let calls = 0;
+  const r = sampleMoE(model, c, { mode: "async", sampler: "ddpm", start: 0.4, z0Clip: 5, noise: perSampleNoise([11, 12]), onEvaluation: (done, total) => ((calls = done), assert.equal(total, 31)) });
+  assert.deepEqual(r.evaluations, [5, 17, 9]);
+  assert.equal(calls, 31);
+  [r.z0, r.weights].forEach((t) => t.dispose());
+  disposeCond(c);
+  model.dispose();
+});
+
 /**
  * Replaces every expert by the exact noise predictor for the clean latent z0 (on its own schedule), for
  * the model's diffusion target (z0 itself or the scaled residual against the conditioning latent).
