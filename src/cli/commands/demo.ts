@@ -9,7 +9,8 @@ import { join, relative } from "node:path";
 import type { Command } from "commander";
 import * as T from "../../torch/index.js";
 import { runDemo } from "../../demo/run.js";
-import { DEFAULT_MODEL_DIR } from "./enhance.js";
+import { DEFAULT_MODEL_DIR } from "../../model_dir/default_dir.js";
+import { ENHANCE_DEFAULTS } from "../../inference/pipeline.js";
 import { nonNegativeInt, parseStart, positiveInt } from "../option_parsers.js";
 import { progress, type Progress } from "../../util/progress.js";
 
@@ -35,8 +36,8 @@ export function registerDemo(program: Command): void {
     .option("--whole", "enhance and evaluate the whole volume too (slow: every slice; the whole-volume rows include training slices)")
     .option("--steps <n>", "DDIM steps (default: the model's sampling.steps)", positiveInt("steps"))
     .option("--start <fraction>", "start each chain at this fraction of its schedule; 1 = from pure noise (default: the model's sampling.start)", parseStart)
-    .option("--seed <n>", "sampler seed (the acquisition's seed comes from heldout.json)", nonNegativeInt("seed"), 0)
-    .option("--batch <n>", "tiles per forward pass", positiveInt("batch"), 4)
+    .option("--seed <n>", "sampler seed (the acquisition's seed comes from heldout.json)", nonNegativeInt("seed"), ENHANCE_DEFAULTS.seed)
+    .option("--batch <n>", "tiles per forward pass", positiveInt("batch"), ENHANCE_DEFAULTS.batch)
     .option("--full-tiles", "pad every slice to the model's slice size (as enhance --full-tiles; slower)")
     .option("--no-regions", "skip the segmentation of the reference: brain-mask rows only (saves ~15 s)")
     .option("--device <device>", "cpu, cuda or cuda:N", "cpu")

@@ -19,7 +19,6 @@ import { fmt } from "../../util/format.js";
 import { nonNegativeInt, parseStart, parseVoxel, positiveInt } from "../option_parsers.js";
 import { progress } from "../../util/progress.js";
 
-export { DEFAULT_MODEL_DIR };
 
 interface EnhanceCliOptions {
   output: string;
