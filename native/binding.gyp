@@ -6,6 +6,7 @@
         "src/addon.cc",
         "src/autograd.cc",
         "src/bench_cpp.cc",
+        "src/cpu_allocator.cc",
         "src/dispatch.cc",
         "src/handles.cc",
         "src/runtime.cc",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything moediff-sr needs, idempotently, and builds it:
-#   1. system packages (libtorch-dev, a C++ toolchain, Node headers, the Colin27
+#   1. system packages (libtorch-dev with OpenBLAS, a C++ toolchain, Node headers, the Colin27
 #      template from mricron-data, the DejaVu font for figures) when missing
 #   2. npm ci when package-lock.json changed
 #   3. the native addon when its sources, libtorch or Node changed
@@ -25,6 +25,11 @@ command -v make >/dev/null 2>&1 || missing+=(make)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)   # node-gyp runs on python3
 if [ -z "${LIBTORCH:-}" ]; then
   [ -f /usr/include/torch/csrc/api/include/torch/torch.h ] || missing+=(libtorch-dev)
+  # Debian's libtorch runs matmul, linear and transposed convolutions through libblas.so.3. The
+  # reference BLAS it pulls in by default multiplies at ~5 GFLOP/s on 2 cores; OpenBLAS (the OpenMP
+  # build, which shares libtorch's OpenMP threads) at ~200 (docs/benchmarks.md). Installed, it becomes
+  # libblas.so.3 through Debian's alternatives (priority 100 against the reference BLAS's 10).
+  compgen -G "/usr/lib/*/openblas-openmp/libblas.so.3" >/dev/null || missing+=(libopenblas0-openmp)
 fi
 node scripts/node-headers.mjs >/dev/null 2>&1 || missing+=(libnode-dev)
 # The default data source: the Colin27 T1 template (ch2bet.nii.gz, ch2.nii.gz).

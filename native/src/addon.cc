@@ -7,6 +7,7 @@
 #endif
 
 #include "autograd.h"
+#include "cpu_allocator.h"
 #include "dispatch.h"
 #include "runtime.h"
 #include "tensor.h"
@@ -27,6 +28,7 @@ static void TuneAllocator() {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   TuneAllocator();
+  InstallCpuAllocator();
   const std::pair<const char*, Napi::Function::Callback> fns[] = {
       {"resolveOp", ResolveOp},
       {"hasOp", HasOp},
@@ -63,6 +65,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"generatorGetState", GeneratorGetState},
       {"generatorSetState", GeneratorSetState},
       {"versions", Versions},
+      {"cpuAllocatorStats", CpuAllocatorStats},
+      {"cpuAllocatorEmptyCache", CpuAllocatorEmptyCache},
       {"benchConvStepCpp", BenchConvStepCpp},
   };
   for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));

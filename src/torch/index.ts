@@ -19,6 +19,7 @@ export { Generator, manualSeed } from "./generator.js";
 export { noGrad, enableGrad, isGradEnabled, grad } from "./autograd.js";
 export { gradcheck, type GradcheckOptions, type GradcheckMismatch } from "./gradcheck.js";
 export { setNumThreads, getNumThreads, libtorchVersion } from "./threads.js";
+export { blasLibrary, cpuAllocatorStats, emptyCpuCache, type CpuAllocatorStats } from "./memory_backend.js";
 export { Op } from "./op.js";
 export * from "./ops/creation.js";
 export type { TensorOptions, RandomOptions } from "./ops/options.js";

@@ -10,6 +10,17 @@ export type NativeArg = number | boolean | string | null | undefined | readonly 
 /** What an op returns: tensor ids (numbers), nulls, plain values, or arrays of them. */
 export type NativeResult = number | boolean | string | null | undefined | NativeResult[];
 
+/** The caching CPU allocator's state (native/src/cpu_allocator.cc); only `active` when it is off. */
+export interface CpuAllocatorStats {
+  active: boolean;
+  cachedBytes?: number;
+  cachedBlocks?: number;
+  liveBytes?: number;
+  hits?: number;
+  misses?: number;
+  limitBytes?: number;
+}
+
 export interface NativeAddon {
   resolveOp(name: string): number;
   hasOp(name: string): boolean;
@@ -53,6 +64,8 @@ export interface NativeAddon {
   generatorGetState(id: number): number;
   generatorSetState(id: number, stateTensor: number): void;
   versions(): { libtorch: string; parallel: string };
+  cpuAllocatorStats(): CpuAllocatorStats;
+  cpuAllocatorEmptyCache(): void;
   benchConvStepCpp(batch: number, channels: number, size: number, layers: number, warmup: number, iters: number): number[];
 }
 

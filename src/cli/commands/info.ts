@@ -33,6 +33,8 @@ async function engineInfo(json: boolean): Promise<void> {
     threads: T.getNumThreads(),
     cuda: T.cuda.isAvailable(),
     cudaDevices: T.cuda.deviceCount(),
+    blas: T.blasLibrary(),
+    cpuAllocator: T.cpuAllocatorStats().active ? "caching" : "libtorch's own",
     node: process.version,
   };
   if (json) {
@@ -42,6 +44,8 @@ async function engineInfo(json: boolean): Promise<void> {
   console.log(`libtorch     ${info.libtorch}`);
   console.log(`threads      ${info.threads}`);
   console.log(`cuda         ${info.cuda ? `yes (${info.cudaDevices} device(s))` : "no"}`);
+  console.log(`blas         ${info.blas ?? "unknown"}`);
+  console.log(`allocator    ${info.cpuAllocator} (CPU tensors)`);
   console.log(`node         ${info.node}`);
 }
 
