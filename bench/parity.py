@@ -509,10 +509,10 @@ class Bench:
         c0 = time.process_time()
         t0 = time.perf_counter()
         if case == "e1_fwd":
-            with torch.no_grad():
+            with torch.inference_mode():
                 self.e1_forward()
         elif case == "cond_fwd":
-            with torch.no_grad():
+            with torch.inference_mode():
                 self.cond(self.y)
         elif case == "e1_fwdbwd":
             self.fwdbwd(self.e1, self.e1_forward)

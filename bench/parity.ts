@@ -259,7 +259,7 @@ function runOurs(n: Nets, c: Case): Sample {
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   if (c.endsWith("fwdbwd")) fwdbwd(T, net, forwardOf(n, which)).dispose();
-  else T.noGrad(() => T.tidy(() => void forwardOf(n, which)()));
+  else T.inferenceMode(() => T.tidy(() => void forwardOf(n, which)()));
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   const cpu = process.cpuUsage(cpu0);
   return { ms, cpuMs: (cpu.user + cpu.system) / 1000 };

@@ -1,6 +1,10 @@
 // Autograd entry points: backward, grad, requires_grad, grad mode.
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
+#include <c10/core/InferenceMode.h>
+
+#include <memory>
+#include <vector>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <vector>
@@ -129,6 +133,34 @@ Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
   const bool previous = c10::GradMode::is_enabled();
   c10::GradMode::set_enabled(info[0].ToBoolean().Value());
   return Napi::Boolean::New(info.Env(), previous);
+}
+
+// Inference mode (torch.inference_mode): no autograd graph, no version counters, no view tracking.
+// A guard lives from inferenceModeEnter to the matching inferenceModeExit, on this thread; the JS
+// side (src/torch/autograd.ts inferenceMode) pairs them in try/finally, so they nest as scopes do.
+namespace {
+thread_local std::vector<std::unique_ptr<c10::InferenceMode>> g_inferenceGuards;
+}
+
+// inferenceModeEnter() -> depth after entering
+Napi::Value InferenceModeEnter(const Napi::CallbackInfo& info) {
+  g_inferenceGuards.push_back(std::make_unique<c10::InferenceMode>(true));
+  return Napi::Number::New(info.Env(), static_cast<double>(g_inferenceGuards.size()));
+}
+
+// inferenceModeExit(depth): leaves the scope entered at `depth` (the innermost one).
+Napi::Value InferenceModeExit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto depth = static_cast<size_t>(info[0].As<Napi::Number>().Uint32Value());
+  if (depth == 0 || depth != g_inferenceGuards.size()) {
+    throw Napi::Error::New(env, "inferenceModeExit: scopes must close innermost first (depth " + std::to_string(depth) + ", open " + std::to_string(g_inferenceGuards.size()) + ")");
+  }
+  g_inferenceGuards.pop_back();
+  return env.Undefined();
+}
+
+Napi::Value IsInferenceMode(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), c10::InferenceMode::is_enabled());
 }
 
 }  // namespace moediff

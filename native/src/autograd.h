@@ -12,4 +12,7 @@ Napi::Value IsLeaf(const Napi::CallbackInfo& info);
 Napi::Value RetainGrad(const Napi::CallbackInfo& info);
 Napi::Value GradEnabled(const Napi::CallbackInfo& info);
 Napi::Value SetGradEnabled(const Napi::CallbackInfo& info);
+Napi::Value InferenceModeEnter(const Napi::CallbackInfo& info);
+Napi::Value InferenceModeExit(const Napi::CallbackInfo& info);
+Napi::Value IsInferenceMode(const Napi::CallbackInfo& info);
 }  // namespace moediff

@@ -146,7 +146,7 @@ export function ceilingSlab(ds: SliceDataset, reconstruct: Reconstruct, o: Ceili
   for (let s = 0; s < indices.length; s += batch) {
     const part = indices.slice(s, s + batch);
     const out = T.tidy(() =>
-      T.noGrad(() => {
+      T.inferenceMode(() => {
         const b = ds.getBatch("test", part.map((k) => wanted.get(k) as number), { device });
         const x = encoderInput(b.hr, b.g, b.bias, o.inputs);
         const r = reconstruct(x);

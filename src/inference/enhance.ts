@@ -34,6 +34,7 @@ import { axisDim, type ModelCard } from "../model_dir/card.js";
 import { mixSeed } from "./moe_sampler.js";
 import { EnhanceError, type EnhanceSettings, type MoEDiffSRPipeline } from "./pipeline.js";
 import { blendWeights, fittedTileSize, TileBlender, tilePlan, type Tile } from "./tiling.js";
+import { timed, type Profiler } from "../util/profiler.js";
 
 export { EnhanceError };
 
@@ -51,6 +52,8 @@ export interface EnhanceOptions extends Partial<EnhanceSettings> {
    */
   inputScale?: number;
   onProgress?: (p: EnhanceProgress) => void;
+  /** Times the parts of the job: "resampling" (the input onto the target grid), "model" (each batch through the pipeline, itself timed by part), the rest is tiling and blending. */
+  profiler?: Profiler;
 }
 
 export interface EnhanceProgress {
@@ -156,7 +159,7 @@ interface AxisResult {
   evaluations: number[];
 }
 
-async function enhanceAlongAxis(pipe: MoEDiffSRPipeline, norm: Volume, axis: Axis, o: EnhanceSettings, onProgress: EnhanceOptions["onProgress"]): Promise<AxisResult> {
+async function enhanceAlongAxis(pipe: MoEDiffSRPipeline, norm: Volume, axis: Axis, o: EnhanceSettings, onProgress: EnhanceOptions["onProgress"], profiler: Profiler | undefined): Promise<AxisResult> {
   const { card, device } = pipe;
   const k = pipe.model.numExperts;
   const full = sliceGeometry(norm.dims, axis, card.slice.height, card.slice.width);
@@ -208,7 +211,7 @@ async function enhanceAlongAxis(pipe: MoEDiffSRPipeline, norm: Volume, axis: Axi
     const y = T.tensor(cond, [b, 3, S.h, S.w], { dtype: "float32", device });
     let host;
     try {
-      host = pipe.sampleTiles(y, seeds, o);
+      host = timed(profiler, "model", () => pipe.sampleTiles(y, seeds, { ...o, ...(profiler === undefined ? {} : { profiler }) }), b);
     } finally {
       y.dispose();
     }
@@ -243,7 +246,7 @@ export async function enhanceVolume(pipe: MoEDiffSRPipeline, lr: Volume, o: Enha
   const settings = pipe.resolveOptions(o);
   const lm = pipe.loaded;
   const t0 = performance.now();
-  const { norm, scale } = prepareInput(lr, o, lm.card);
+  const { norm, scale } = timed(o.profiler, "resampling", () => prepareInput(lr, o, lm.card));
   const axes = [...(o.axes ?? [lm.card.slice.axis])];
   if (axes.length === 0 || new Set(axes).size !== axes.length) throw new EnhanceError(`axes must be distinct, one or more of x, y, z; got [${axes.join(", ")}]`);
   const k = lm.model.numExperts;
@@ -265,7 +268,7 @@ export async function enhanceVolume(pipe: MoEDiffSRPipeline, lr: Volume, o: Enha
     seconds: 0,
   };
   for (const axis of axes) {
-    const r = await enhanceAlongAxis(pipe, norm, axis, settings, o.onProgress);
+    const r = await enhanceAlongAxis(pipe, norm, axis, settings, o.onProgress, o.profiler);
     for (let i = 0; i < n; i++) sum[i] = (sum[i] as number) + (r.output[i] as number);
     r.experts.forEach((e, j) => e.forEach((v, i) => ((expertSum[j] as Float32Array)[i] = ((expertSum[j] as Float32Array)[i] as number) + v)));
     r.gates.forEach((e, j) => e.forEach((v, i) => ((gateSum[j] as Float32Array)[i] = ((gateSum[j] as Float32Array)[i] as number) + v)));

@@ -30,6 +30,7 @@ import type { Tensor } from "../torch/index.js";
 import type { MoEDiffSR } from "../models/moediff/moediff.js";
 import type { NoiseSchedule } from "../diffusion/noise_schedules.js";
 import { aggregateZ0 } from "../diffusion/aggregate.js";
+import { timed, type Profiler } from "../util/profiler.js";
 import { asyncStepCounts } from "../diffusion/async_steps.js";
 import { createScheduler, schedulerClass, type SamplerName } from "../diffusion/registry.js";
 import type { Scheduler } from "../diffusion/scheduler.js";
@@ -103,6 +104,8 @@ export interface MoESampleOptions {
   skipBelow?: number;
   /** Also return each expert's own final estimate z0_hat_i (for --explain). */
   keepExperts?: boolean;
+  /** Times each expert's forward passes ("expert E<kind>"; units: samples). */
+  profiler?: Profiler;
   /** Called after every expert evaluation with (done, total). */
   onEvaluation?: (done: number, total: number) => void;
 }
@@ -139,13 +142,15 @@ export function referenceSchedule(schedules: readonly NoiseSchedule[]): number {
   return best;
 }
 
-function epsOf(model: MoEDiffSR, i: number, z: Tensor, t: number, c: MoEConditioning, size: [number, number]): Tensor {
-  return T.tidy(() => {
-    const b = z.size(0);
-    const tt = T.full([b], t, { dtype: "int64", device: z.device });
-    const expert = model.experts[i] as (typeof model.experts)[number];
-    return expert.forward({ zt: z, t: tt, cond: c.condLatent, tokens: c.zc, gate: model.gateMap(c.gates, i, size) });
-  });
+function epsOf(model: MoEDiffSR, i: number, z: Tensor, t: number, c: MoEConditioning, size: [number, number], profiler?: Profiler): Tensor {
+  const expert = model.experts[i] as (typeof model.experts)[number];
+  const b = z.size(0);
+  const eps = (): Tensor =>
+    T.tidy(() => {
+      const tt = T.full([b], t, { dtype: "int64", device: z.device });
+      return expert.forward({ zt: z, t: tt, cond: c.condLatent, tokens: c.zc, gate: model.gateMap(c.gates, i, size) });
+    });
+  return timed(profiler, `expert E${model.kinds[i] as number}`, eps, b);
 }
 
 /**
@@ -208,7 +213,7 @@ function sampleJoint(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, 
     x = walkChain(ts, chainStart(model, ref, ts[0] as number, c, noise, shape, o.start), (zt, t, last) => {
       const z0s = model.experts.map((_, i) => {
         const ti = (model.schedules[i] as NoiseSchedule).matchTimestep(ref, t);
-        const eps = epsOf(model, i, zt, ti, c, size);
+        const eps = epsOf(model, i, zt, ti, c, size, o.profiler);
         const z0 = clipped(ref.predictZ0(zt, t, eps), o.z0Clip); // Eq. 8 at the shared latent's noise level
         o.onEvaluation?.(++done, total);
         return z0;
@@ -265,7 +270,7 @@ function sampleAsync(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, 
       const ts = scheduler.timesteps;
       const noise = o.noise(1 + i);
       const x = walkChain(ts, chainStart(model, sched, ts[0] as number, c, noise, shape, o.start), (zt, t) => {
-        const eps = epsOf(model, i, zt, t, c, size);
+        const eps = epsOf(model, i, zt, t, c, size, o.profiler);
         const z0 = clipped(sched.predictZ0(zt, t, eps), o.z0Clip); // Eq. 8 on the expert's own schedule
         o.onEvaluation?.(++done, total);
         return schedulerStep(scheduler, zt, t, z0, noise);

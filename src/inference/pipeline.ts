@@ -20,6 +20,7 @@ import { upsampleGateMaps } from "../models/gating.js";
 import { sliceMultiple } from "../models/accounting.js";
 import type { SamplerName } from "../diffusion/registry.js";
 import { perSampleNoise, sampleMoE } from "./moe_sampler.js";
+import { timed, type Profiler } from "../util/profiler.js";
 
 /** How the experts sample: what `enhance`'s sampler options set. */
 export interface SamplingOptions {
@@ -126,7 +127,8 @@ export class MoEDiffSRPipeline {
 
   /** `o` over the defaults, checked: an EnhanceError says what is wrong. */
   resolveOptions(o: Partial<EnhanceSettings> = {}): EnhanceSettings {
-    const r: EnhanceSettings = { ...this.defaultOptions(), ...definedOnly(o) };
+    const d = this.defaultOptions();
+    const r = Object.fromEntries(Object.entries(d).map(([k, v]) => [k, (o as Record<string, unknown>)[k] ?? v])) as unknown as EnhanceSettings; // the settings only, whatever else o holds
     const posInt = (v: number, what: string): void => {
       if (!Number.isInteger(v) || v < 1) throw new EnhanceError(`${what} must be a positive integer, got ${v}`);
     };
@@ -153,33 +155,38 @@ export class MoEDiffSRPipeline {
    * noise comes from its own generator seeded with seeds[b], so a tile's result does not depend on the
    * batch it is in.
    */
-  sampleTiles(y: T.Tensor, seeds: readonly number[], o: SamplingOptions & { explain?: boolean }): TileOutput {
+  sampleTiles(y: T.Tensor, seeds: readonly number[], o: SamplingOptions & { explain?: boolean; profiler?: Profiler }): TileOutput {
     const { model, vqvae } = this.loaded;
     const [b, , h, w] = y.shape as [number, number, number, number];
     if (y.ndim !== 4 || y.size(1) !== 3) throw new RangeError(`sampleTiles: y must be [B, 3, H, W], got [${y.shape.join(", ")}]`);
     if (seeds.length !== b) throw new RangeError(`sampleTiles: ${seeds.length} seeds for ${b} tiles`);
     const k = model.numExperts;
     const explain = o.explain === true;
+    // Forward passes only: libtorch's inference mode skips the autograd bookkeeping noGrad keeps.
     return T.tidy(() =>
-      T.noGrad(() => {
-        const condLatent = vqvae.encodeLatent(conditionEncoderInput(y)); // 1. encode
+      T.inferenceMode(() => {
+        const p = o.profiler;
+        const condLatent = timed(p, "vq encoder", () => vqvae.encodeLatent(conditionEncoderInput(y)), b); // 1. encode
         const latentSize: [number, number] = [condLatent.size(2), condLatent.size(3)];
-        const { zc, grids } = model.encodeCondition(y); // 2. route
-        const route = model.route(zc, grids);
-        const gates = model.usedGates(route, latentSize, false); // 3. gates
-        const r = sampleMoE(model, { condLatent, zc, gates }, {
-          // 4. sample
-          mode: o.mode,
-          sampler: o.sampler,
-          steps: o.steps,
-          eta: o.eta,
-          start: o.start,
-          z0Clip: this.config.losses.z0HatClip,
-          noise: perSampleNoise(seeds, { device: this.device }),
-          skipBelow: o.skipBelow,
-          keepExperts: explain,
-        });
-        const decode = (z: T.Tensor): Float32Array => vqvae.decodeLatent(z, { quantize: o.snapToCodebook }).narrow(1, 0, 1).to("float32").contiguous().data() as Float32Array; // 5. decode
+        const { zc, grids } = timed(p, "condition encoder", () => model.encodeCondition(y), b); // 2. route
+        const gates = timed(p, "gating", () => model.usedGates(model.route(zc, grids), latentSize, false), b); // 3. gates
+        const r = timed(p, "sampling", () =>
+          sampleMoE(model, { condLatent, zc, gates }, {
+            // 4. sample
+            mode: o.mode,
+            sampler: o.sampler,
+            steps: o.steps,
+            eta: o.eta,
+            start: o.start,
+            z0Clip: this.config.losses.z0HatClip,
+            noise: perSampleNoise(seeds, { device: this.device }),
+            skipBelow: o.skipBelow,
+            keepExperts: explain,
+            ...(p === undefined ? {} : { profiler: p }),
+          }),
+        );
+        const decode = (z: T.Tensor): Float32Array =>
+          timed(p, "vq decoder", () => vqvae.decodeLatent(z, { quantize: o.snapToCodebook }).narrow(1, 0, 1).to("float32").contiguous().data() as Float32Array, b); // 5. decode
         const gateImages = (): Float32Array => {
           const wt = r.weights;
           const full = wt.ndim === 4 ? upsampleGateMaps(wt, [h, w]) : wt.reshape(b, k, 1, 1).expand(b, k, h, w);
@@ -198,9 +205,4 @@ export class MoEDiffSRPipeline {
   dispose(): void {
     this.loaded.dispose();
   }
-}
-
-/** `o` without its undefined entries, so they do not override defaults. */
-function definedOnly<O extends object>(o: O): Partial<O> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<O>;
 }

@@ -75,11 +75,13 @@ export function lpipsVolume(model: Lpips, pred: ArrayLike<number>, ref: ArrayLik
       }
     });
     const opts = { dtype: model.shift.dtype, device: model.shift.device };
-    const values = T.tidy(() => {
-      const x0 = T.tensor(a, [m, 1, h, w], opts).expand(m, 3, h, w);
-      const x1 = T.tensor(b, [m, 1, h, w], opts).expand(m, 3, h, w);
-      return model.forward(x0, x1).double().toArray();
-    });
+    const values = T.tidy(() =>
+      T.inferenceMode(() => {
+        const x0 = T.tensor(a, [m, 1, h, w], opts).expand(m, 3, h, w);
+        const x1 = T.tensor(b, [m, 1, h, w], opts).expand(m, 3, h, w);
+        return model.forward(x0, x1).double().toArray();
+      }),
+    );
     pending.forEach((s, j) => slices.push({ index: s.index, lpips: values[j] as number }));
     pending.length = 0;
   };

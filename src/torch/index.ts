@@ -16,7 +16,7 @@ export {
 } from "./dtype.js";
 export { type Device, cuda, getDefaultDevice, setDefaultDevice } from "./device.js";
 export { Generator, manualSeed } from "./generator.js";
-export { noGrad, enableGrad, isGradEnabled, grad } from "./autograd.js";
+export { noGrad, enableGrad, inferenceMode, isInferenceMode, isGradEnabled, grad } from "./autograd.js";
 export { gradcheck, type GradcheckOptions, type GradcheckMismatch } from "./gradcheck.js";
 export { setNumThreads, getNumThreads, libtorchVersion } from "./threads.js";
 export { blasLibrary, cpuAllocatorStats, emptyCpuCache, type CpuAllocatorStats } from "./memory_backend.js";

@@ -65,6 +65,9 @@ export interface NativeAddon {
   generatorSetState(id: number, stateTensor: number): void;
   versions(): { libtorch: string; parallel: string };
   cpuAllocatorStats(): CpuAllocatorStats;
+  inferenceModeEnter(): number;
+  inferenceModeExit(depth: number): void;
+  isInferenceMode(): boolean;
   cpuAllocatorEmptyCache(): void;
   benchConvStepCpp(batch: number, channels: number, size: number, layers: number, warmup: number, iters: number): number[];
 }

@@ -49,6 +49,8 @@ test("resolveOptions: undefined leaves the default, bad values are refused with 
   assert.equal(r.steps, 3);
   assert.equal(r.seed, 7);
   assert.equal(r.batch, 2);
+  const extra = { seed: 1, inputScale: 3, axes: ["z"] } as Parameters<MoEDiffSRPipeline["resolveOptions"]>[0];
+  assert.deepEqual(Object.keys(pipe.resolveOptions(extra)).sort(), Object.keys(pipe.defaultOptions()).sort(), "the settings only");
   const refused = (o: Parameters<MoEDiffSRPipeline["resolveOptions"]>[0], re: RegExp): void =>
     assert.throws(() => pipe.resolveOptions(o), (e: unknown) => e instanceof EnhanceError && re.test(e.message));
   refused({ batch: 0 }, /batch must be a positive integer, got 0/);
@@ -86,6 +88,19 @@ test("sampleTiles: the encode, route, gates, sample, decode sequence; a tile's r
     }),
   );
   assert.deepEqual(r.images, byHand);
+
+  // The forward passes run under inference mode.
+  const seen: boolean[] = [];
+  const expert = pipe.model.experts[0] as (typeof pipe.model.experts)[number];
+  const forward = expert.forward.bind(expert);
+  expert.forward = (input) => (seen.push(T.isInferenceMode()), forward(input));
+  try {
+    T.tidy(() => pipe.sampleTiles(y.narrow(0, 0, 1), [seeds[0] as number], o));
+  } finally {
+    expert.forward = forward;
+  }
+  assert.ok(seen.length > 0 && seen.every((x) => x), `inference mode in the expert's forward: ${seen.join(", ")}`);
+  assert.equal(T.isInferenceMode(), false, "and off again after");
 
   // Tile 1 alone gives what it gave in the batch of three.
   const one = T.tidy(() => pipe.sampleTiles(y.narrow(0, 1, 1), [seeds[1] as number], o).images);

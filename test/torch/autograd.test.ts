@@ -188,3 +188,23 @@ test("a training step on a tiny regression lowers the loss and leaks no tensors"
   assert.ok(losses[19]! < losses[0]! * 0.05, `loss ${losses[0]} -> ${losses[19]}`);
   for (const t of [w, xs, ys]) t.dispose();
 });
+
+test("inferenceMode: on inside (nested too), off after returning or throwing; no graph; async refused", () => {
+  assert.equal(T.isInferenceMode(), false);
+  const w = T.ones([3], { requiresGrad: true });
+  const y = T.inferenceMode(() => {
+    assert.equal(T.isInferenceMode(), true);
+    T.inferenceMode(() => assert.equal(T.isInferenceMode(), true));
+    assert.equal(T.isInferenceMode(), true, "the inner scope's exit leaves the outer one on");
+    return w.mul(2);
+  });
+  assert.equal(T.isInferenceMode(), false);
+  assert.equal(y.requiresGrad, false, "no graph was recorded");
+  assert.deepEqual(y.toArray(), [2, 2, 2]);
+  assert.throws(() => T.inferenceMode(() => {
+    throw new Error("inside");
+  }), /inside/);
+  assert.equal(T.isInferenceMode(), false, "restored after a throw");
+  assert.throws(() => T.inferenceMode((async () => 1) as unknown as () => number), /must be synchronous/);
+  [w, y].forEach((t) => t.dispose());
+});
