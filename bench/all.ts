@@ -27,7 +27,7 @@
 // load, see bench/parity.ts), and so does this process before the engine loads.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, loadavg, tmpdir, totalmem } from "node:os";
+import { availableParallelism, cpus as cpuList, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { EnhanceRunReport, EnhanceRunSpec } from "./all_enhance.js";
@@ -225,7 +225,9 @@ async function main(o: AllOptions): Promise<void> {
       trainSamplesPerSecond: train.samplesPerSecond,
       flops,
       engineRatio: numberField(engineJson, "ratio"),
+      engineGflops: numberField(engineJson, "ts_gflops"),
       pytorchTimeRatio: numberField(parityJson, "pytorch_time_ratio"),
+      forwardTimeRatio: numberField(parityJson, "forward_time_ratio"),
     });
     const cpus = availableParallelism();
     const loadEnd = loadavg().map(r3);
@@ -238,6 +240,8 @@ async function main(o: AllOptions): Promise<void> {
     const result = {
       ...rounded,
       threads: o.threads,
+      cpu: cpuList()[0]?.model ?? "unknown",
+      blas: T.blasLibrary(),
       model: o.model,
       sampler,
       machine: { cpus, load_avg: { start: loadStart, end: loadEnd }, total_mem_mb: Math.round(totalmem() / 2 ** 20) },

@@ -60,7 +60,7 @@ export const ENHANCE_DEFAULTS = Object.freeze({
   mode: "joint" as "joint" | "async",
   skipBelow: 0,
   seed: 0,
-  batch: 4,
+  batch: 2,
   overlap: 32,
   fitTiles: true,
   explain: false,

@@ -40,7 +40,7 @@ test("defaultOptions: the config's sampling section, enhance's defaults for the 
   const def = (flag: string): unknown => (cmd.options.find((o) => o.long === flag) ?? assert.fail(`no ${flag}`)).defaultValue;
   assert.deepEqual(
     [def("--sampler"), def("--eta"), def("--seed"), def("--batch"), def("--overlap"), def("--skip-below"), def("--async")],
-    ["ddim", 0, 0, 4, 32, 0, undefined],
+    ["ddim", 0, 0, 2, 32, 0, undefined],
   );
 });
 

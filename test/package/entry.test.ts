@@ -54,7 +54,7 @@ test('another project: import("moediff-sr") enhances a tiny volume with a tiny m
     for (const name of ["MoEDiffSRPipeline", "enhanceVolume", "readNifti", "writeNifti", "simulateAcquisition", "psnr", "ssim3d", "evaluate", "torch"]) assert.ok(got.exports.includes(name), `exports ${name}`);
     assert.equal(got.engine, "function");
     assert.equal(got.options.steps, 2);
-    assert.equal(got.options.batch, 4, "the pipeline's default");
+    assert.equal(got.options.batch, 2, "the pipeline's default");
     assert.ok(got.slicesRun > 0);
 
     assert.ok(existsSync(output));

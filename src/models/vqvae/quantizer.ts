@@ -34,6 +34,9 @@ const indexAddOp = new T.Op("aten::index_add");
 
 const shapeText = (x: Tensor): string => `[${x.shape.join(", ")}]`;
 
+
+/** Distances computed at once by nearest(): 1M floats (4 MB, cache-sized). */
+const NEAREST_BLOCK_ELEMENTS = 1 << 20;
 export interface VectorQuantizerOptions extends nn.LayerOptions {
   /** EMA decay (default 0.99). */
   decay?: number;
@@ -121,9 +124,18 @@ export class VectorQuantizerEMA extends nn.Module {
     return T.noGrad(() =>
       T.tidy(() => {
         const e = this.embedding;
+        const eSq = e.square().sum(1).unsqueeze(0);
         // ||z||^2 - 2 z.e + ||e||^2; the ||z||^2 term does not change the argmin but keeps distances meaningful.
-        const d = flat.square().sum(1, true).sub(flat.matmul(e.T).mul(2)).add(e.square().sum(1).unsqueeze(0));
-        return d.argmin(1);
+        // In blocks of rows: the [rows, codes] distance matrix of a whole batch of tiles is hundreds of MB
+        // (4 tiles of 128 x 96 latents x 1024 codes: 200 MB) and each pass over it went to memory.
+        const n = flat.shape[0] as number;
+        const rows = Math.max(1, Math.floor(NEAREST_BLOCK_ELEMENTS / this.numEmbeddings));
+        const parts: Tensor[] = [];
+        for (let s = 0; s < n; s += rows) {
+          const z = flat.narrow(0, s, Math.min(rows, n - s));
+          parts.push(z.square().sum(1, true).sub(z.matmul(e.T).mul(2)).add(eSq).argmin(1));
+        }
+        return parts.length === 1 ? (parts[0] as Tensor) : T.cat(parts, 0);
       }),
     );
   }

@@ -2,6 +2,7 @@
 import { Op } from "../op.js";
 import type { Tensor } from "../tensor.js";
 import { matmul } from "../ops/linalg.js";
+import { cat } from "../ops/shape.js";
 import { tidy } from "../scope.js";
 
 type IntOrList = number | readonly number[];
@@ -232,10 +233,30 @@ export interface AttentionOptions {
   isCausal?: boolean;
 }
 
+/** Score-matrix elements scaledDotProductAttention computes at once (4M floats, 16 MB). */
+const ATTENTION_BLOCK_ELEMENTS = 1 << 22;
+
 /** softmax(q k^T * scale + mask) v over the last two dimensions: q [..., Lq, E], k [..., Lk, E], v [..., Lk, Ev]. */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions = {}): Tensor {
   const e = q.shape[q.ndim - 1] ?? 1;
   const scale = o.scale ?? 1 / Math.sqrt(e);
+  const lq = q.shape[q.ndim - 2] ?? 0;
+  const lk = k.shape[k.ndim - 2] ?? 0;
+  const lead = q.shape.slice(0, -2).reduce((a, b) => a * b, 1);
+  if (!o.isCausal && o.mask === undefined && lead * lq * lk > ATTENTION_BLOCK_ELEMENTS && lq > 1) {
+    // Rows of queries at a time: each row's softmax is its own, so the result is the same, without
+    // materialising the whole [.., Lq, Lk] score matrix (E3's non-local block: 4 x 3072 x 3072 floats,
+    // 151 MB, three times over per call).
+    const rows = Math.max(1, Math.floor(ATTENTION_BLOCK_ELEMENTS / (lead * lk)));
+    // The scale goes on q ([.., Lq, E]) rather than on each block of scores ([.., rows, Lk]).
+    return tidy(() => {
+      const qs = q.mul(scale);
+      const kt = k.transpose(-2, -1);
+      const parts: Tensor[] = [];
+      for (let s = 0; s < lq; s += rows) parts.push(matmul(softmax(matmul(qs.narrow(q.ndim - 2, s, Math.min(rows, lq - s)), kt), -1), v));
+      return cat(parts, q.ndim - 2);
+    });
+  }
   return tidy(() => {
     let scores = matmul(q, k.transpose(-2, -1)).mul(scale);
     if (o.isCausal) {
