@@ -49,6 +49,8 @@ async function run(spec: JobSpec): Promise<JobSummary> {
     onProgress: (p) => progress(0.02 + (0.92 * p.tilesDone) / Math.max(1, p.tiles), `slice ${p.slicesDone} of ${p.slices}`),
   });
   const o = r.options;
+  // The viewer waits between jobs: give the tensor buffers the engine keeps for reuse back to the system.
+  (await import("../torch/index.js")).emptyCpuCache();
   progress(0.95, "writing the volumes");
   const output = join(spec.outDir, "enhanced.nii.gz");
   writeNifti(output, r.output, { description: `moediff-sr view: ${o.sampler} ${o.steps} ${o.mode} seed ${o.seed}` });
