@@ -18,7 +18,7 @@ import type { VQVAE } from "../models/vqvae/index.js";
 import { conditionEncoderInput } from "../models/vqvae/encoder_input.js";
 import { upsampleGateMaps } from "../models/gating.js";
 import { sliceMultiple } from "../models/accounting.js";
-import type { SamplerName } from "../diffusion/registry.js";
+import { isSamplerName, samplerNames, schedulerClass, type SamplerName } from "../diffusion/registry.js";
 import { perSampleNoise, sampleMoE } from "./moe_sampler.js";
 import { timed, type Profiler } from "../util/profiler.js";
 
@@ -133,7 +133,8 @@ export class MoEDiffSRPipeline {
       if (!Number.isInteger(v) || v < 1) throw new EnhanceError(`${what} must be a positive integer, got ${v}`);
     };
     posInt(r.batch, "batch");
-    if (r.sampler === "ddim") posInt(r.steps, "steps");
+    if (!isSamplerName(r.sampler)) throw new EnhanceError(`unknown sampler '${String(r.sampler)}'; known samplers: ${samplerNames().join(", ")}`);
+    if (schedulerClass(r.sampler).takesSteps) posInt(r.steps, "steps");
     if (!(r.eta >= 0)) throw new EnhanceError(`eta must be >= 0, got ${r.eta}`);
     if (!(r.start > 0 && r.start <= 1)) throw new EnhanceError(`start must be in (0, 1], got ${r.start}`);
     const side = Math.min(this.card.slice.height, this.card.slice.width);
@@ -147,7 +148,8 @@ export class MoEDiffSRPipeline {
   /** One line for logs and file descriptions: "DDIM 5 steps, eta 0, from 0.2 of the schedule". */
   describeSampler(o: SamplingOptions): string {
     const from = o.start === 1 ? "" : `, from ${o.start} of the schedule`;
-    return (o.sampler === "ddpm" ? "DDPM (every timestep)" : `DDIM ${o.steps} steps, eta ${o.eta}`) + from;
+    const name = o.sampler.toUpperCase();
+    return (schedulerClass(o.sampler).takesSteps ? `${name} ${o.steps} steps, eta ${o.eta}` : `${name} (every timestep)`) + from;
   }
 
   /**

@@ -54,6 +54,7 @@ test("resolveOptions: undefined leaves the default, bad values are refused with 
   const refused = (o: Parameters<MoEDiffSRPipeline["resolveOptions"]>[0], re: RegExp): void =>
     assert.throws(() => pipe.resolveOptions(o), (e: unknown) => e instanceof EnhanceError && re.test(e.message));
   refused({ batch: 0 }, /batch must be a positive integer, got 0/);
+  refused({ sampler: "euler" as "ddim" }, /unknown sampler 'euler'; known samplers: ddim, ddpm/);
   refused({ steps: 1.5 }, /steps must be a positive integer/);
   refused({ start: 0 }, /start must be in \(0, 1\], got 0/);
   refused({ eta: -1 }, /eta must be >= 0/);
@@ -61,6 +62,7 @@ test("resolveOptions: undefined leaves the default, bad values are refused with 
   refused({ skipBelow: 0.1 }, /needs asynchronous mode/);
   refused({ mode: "async", skipBelow: 0.5 }, /skip threshold must be in \[0, 1\/3\]/);
   assert.equal(pipe.describeSampler(pipe.defaultOptions()), "DDIM 3 steps, eta 0, from 0.5 of the schedule");
+  assert.equal(pipe.describeSampler({ ...pipe.defaultOptions(), sampler: "ddpm", start: 1 }), "DDPM (every timestep)");
 });
 
 test("sampleTiles: the encode, route, gates, sample, decode sequence; a tile's result does not depend on its batch", () => {
