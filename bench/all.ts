@@ -16,7 +16,8 @@
 //
 // What runs, in order (progress on stderr):
 //  1. Colin27 and its simulated 3T acquisition (bench/all_input.ts), in this process.
-//  2. FLOP counts of one tile's components (componentFlops), and the training steps, in this process.
+//  2. FLOP counts of one tile's components (componentFlops, at the tile size the runs use), and the
+//     training steps, in this process.
 //  3. Enhancements, each in its own process (bench/all_enhance.ts) so its peak memory is its own: the
 //     slab in joint mode, the same slab in asynchronous mode, then (unless --quick) the whole volume.
 //  4. bench/engine and bench/parity as child processes; their last JSON lines give the two ratios.
@@ -123,42 +124,34 @@ async function main(o: AllOptions): Promise<void> {
   for (const [k, v] of Object.entries(threadEnv(o.threads))) if (k.endsWith("_NUM_THREADS")) process.env[k] = v;
   const T = await import("../src/torch/index.js");
   const { MoEDiffSRPipeline } = await import("../src/inference/pipeline.js");
-  const { HELDOUT_FILE, readHeldout } = await import("../src/model_dir/heldout.js");
-  const { defaultHrSource } = await import("../src/data/prepare_options.js");
-  const { loadHr, simulatedPair } = await import("../src/data/pair_volumes.js");
-  const { simulateAcquisition } = await import("../src/simulate/simulate.js");
-  const { normaliseIntensity } = await import("../src/data/normalise.js");
-  const { resample } = await import("../src/volume/resample.js");
+  const { tileSize } = await import("../src/inference/enhance.js");
+  const { simulatedPair } = await import("../src/data/pair_volumes.js");
   const { writeNifti } = await import("../src/nifti/index.js");
-  const { axisDim } = await import("../src/model_dir/card.js");
   const { componentFlops, enhancementFlops } = await import("../src/models/accounting.js");
-  const { benchAcquisition, centredSlab, slabInput } = await import("./all_input.js");
+  const { benchInput } = await import("./all_input.js");
   const { timeTrainingSteps } = await import("./all_train.js");
   T.setNumThreads(o.threads);
 
   const pipe = MoEDiffSRPipeline.fromDir(o.model);
   const lm = pipe.loaded;
   const { card, config } = lm;
-  const heldout = existsSync(join(o.model, HELDOUT_FILE)) ? readHeldout(o.model) : null;
   const axis = card.slice.axis;
-  const dim = axisDim(axis);
   const sampler = { ...pipe.defaultOptions(), axis };
   const notes: Record<string, string> = {};
 
   // 1. Input.
-  const hrPath = defaultHrSource();
-  const acq = benchAcquisition(heldout);
-  say(`simulating a 3T acquisition of ${hrPath} (${acq.source}: ${JSON.stringify(acq.params)})`);
-  const hr = loadHr(hrPath, "error");
-  const sim = await timed("simulate", () => simulateAcquisition(hr.ras, acq.params));
-  const hrGrid = { dims: [hr.ras.dims[0], hr.ras.dims[1], hr.ras.dims[2]] as [number, number, number], affine: Array.from(hr.ras.affine) };
-  const [first, last] = centredSlab(hr.ras.dims[dim], o.slab);
-  const slab = slabInput(sim.image, hrGrid, dim, first, last);
-  const wholeScale = normaliseIntensity(resample(sim.image, hrGrid, { interpolation: card.lrInterpolation, fill: 0 }), "simulated LR volume", card.normalisePercentile).scale;
+  say(`simulating a 3T acquisition of Colin27 (the model's heldout.json, else prepare's defaults)`);
+  const input = await timed("simulate", () => benchInput(o.model, card, o.slab));
+  const { hrPath, acquisition: acq, hr, slab, wholeScale } = input;
+  const { first, last } = slab;
+  say(`acquisition from ${acq.source}: ${JSON.stringify(acq.params)}`);
 
   // 2. FLOPs and training, here.
-  say(`counting FLOPs at ${card.slice.height}x${card.slice.width}`);
-  const costs = await timed("flops", () => componentFlops(lm, { height: card.slice.height, width: card.slice.width }));
+  // FLOPs at the tile the runs use: a slice smaller than the card's runs on a fitted tile (192x256
+  // for Colin27's axial slices, not 256x256), so counting at the card's size overstated the work.
+  const [tileH, tileW] = tileSize(pipe, slab.like.dims, axis, sampler.fitTiles);
+  say(`counting FLOPs at ${tileH}x${tileW} (the tile the slab and the volume run on)`);
+  const costs = await timed("flops", () => componentFlops(lm, { height: tileH, width: tileW }));
   say(`timing ${o.trainWarmup} + ${o.trainSteps} training steps (${config.preset}, batch ${config.training.batchSize}, crop ${config.training.cropSize})`);
   const train = await timed("train", () => {
     const pair = simulatedPair(hr, acq.params);
@@ -173,7 +166,7 @@ async function main(o: AllOptions): Promise<void> {
   try {
     const lrPath = join(dir, "lr.nii");
     const slabPath = join(dir, "lr_slab.nii");
-    writeNifti(lrPath, sim.image);
+    writeNifti(lrPath, input.lr);
     writeNifti(slabPath, slab.lr);
     const base = { model: o.model, steps: sampler.steps, start: sampler.start, snapToCodebook: sampler.snapToCodebook, eta: sampler.eta, seed: sampler.seed, batch: sampler.batch, overlap: sampler.overlap, axes: [axis] };
     const slabSpec = { ...base, lr: slabPath, like: slab.like, inputScale: wholeScale };
@@ -186,7 +179,7 @@ async function main(o: AllOptions): Promise<void> {
       notes.enhance_volume_s = "skipped (--quick)";
       notes.enhance_peak_rss_mb = "from the slab run (the whole-volume run was skipped): a lower bound for the whole volume, so it can fail the target but not pass it";
     } else {
-      say(`enhancing the whole volume (${sim.image.dims.join("x")} LR voxels), joint: the long part`);
+      say(`enhancing the whole volume (${input.lr.dims.join("x")} LR voxels), joint: the long part`);
       volume = await timed("volume", () => enhanceRun({ ...base, label: "volume", lr: lrPath, like: null, inputScale: null, mode: "joint" }, dir, o.threads));
     }
 
@@ -249,12 +242,13 @@ async function main(o: AllOptions): Promise<void> {
       pass: passMap(figures, lowerBounds),
       notes,
       details: {
-        input: { hr: hrPath, acquisition: acq.params, acquisition_source: acq.source, lr_dims: sim.image.dims, slab: { axis, first, last, input_scale: wholeScale } },
+        input: { hr: hrPath, acquisition: acq.params, acquisition_source: acq.source, lr_dims: input.lr.dims, slab: { axis, first, last, input_scale: wholeScale } },
         slab_joint: runDetails(slabJoint, sampler.batch),
         slab_async: runDetails(slabAsync, sampler.batch),
         volume: volume === null ? null : runDetails(volume, sampler.batch),
         train: { ...train, stepSeconds: train.stepSeconds.map(r3), medianStepSeconds: r3(train.medianStepSeconds), samplesPerSecond: roundFigure(train.samplesPerSecond) },
         flops: {
+          tile: [tileH, tileW],
           joint_gflops_per_tile: gflops(flops.joint),
           async_gflops_per_tile: gflops(flops.async),
           joint_steps: jointSteps[0],

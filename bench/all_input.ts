@@ -13,7 +13,11 @@
 //   slab: onto the HR grid's slab (enhance --like), from the LR slices whose B-spline support reaches it
 //   (src/demo/slab.ts), divided by the whole LR volume's normalisation scale so it is scaled as the
 //   whole volume would be.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { HeldoutSpec } from "../src/model_dir/heldout.js";
+import type { ModelCard } from "../src/model_dir/card.js";
+import type { HrSource } from "../src/data/pair_volumes.js";
 import { PREPARE_DEFAULTS } from "../src/data/prepare_options.js";
 import type { AcquisitionParams } from "../src/simulate/simulate.js";
 import type { Grid } from "../src/volume/affine.js";
@@ -61,4 +65,38 @@ export function slabInput(lr: Volume, hrGrid: Grid, dim: Dim, first: number, las
   const lrGrid: Grid = { dims: [lr.dims[0], lr.dims[1], lr.dims[2]], affine: Array.from(lr.affine) };
   const [l0, l1] = lrRangeFor(lrGrid, like, dim);
   return { lr: cropVolume(lr, dim, l0, l1), like, first, last };
+}
+
+export interface BenchInput {
+  /** The HR source (Colin27's ch2bet) and the acquisition simulated from it. */
+  hrPath: string;
+  acquisition: BenchAcquisition;
+  hr: HrSource;
+  /** The simulated LR volume (LR grid) and the HR grid (RAS). */
+  lr: Volume;
+  hrGrid: Grid;
+  slab: SlabInput;
+  /** The whole acquisition's divisor (enhance's inputScale for the slab). */
+  wholeScale: number;
+}
+
+/**
+ * The benchmarks' input for a model directory: its heldout.json acquisition of Colin27 (or prepare's
+ * defaults), simulated, and `slices` HR slices in the middle of the head along the card's axis.
+ */
+export async function benchInput(modelDir: string, card: ModelCard, slices: number): Promise<BenchInput> {
+  const { HELDOUT_FILE, readHeldout } = await import("../src/model_dir/heldout.js");
+  const { defaultHrSource } = await import("../src/data/prepare_options.js");
+  const { loadHr } = await import("../src/data/pair_volumes.js");
+  const { simulateAcquisition } = await import("../src/simulate/simulate.js");
+  const { acquisitionScale } = await import("../src/inference/enhance.js");
+  const { axisDim } = await import("../src/model_dir/card.js");
+  const hrPath = defaultHrSource();
+  const acquisition = benchAcquisition(existsSync(join(modelDir, HELDOUT_FILE)) ? readHeldout(modelDir) : null);
+  const hr = loadHr(hrPath, "error");
+  const lr = simulateAcquisition(hr.ras, acquisition.params).image;
+  const hrGrid: Grid = { dims: [hr.ras.dims[0], hr.ras.dims[1], hr.ras.dims[2]], affine: Array.from(hr.ras.affine) };
+  const dim = axisDim(card.slice.axis) as Dim;
+  const [first, last] = centredSlab(hr.ras.dims[dim], slices);
+  return { hrPath, acquisition, hr, lr, hrGrid, slab: slabInput(lr, hrGrid, dim, first, last), wholeScale: acquisitionScale(lr, hrGrid, card, "simulated LR volume") };
 }

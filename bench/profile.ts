@@ -91,29 +91,15 @@ async function main(): Promise<void> {
   const { enhanceVolume } = await import("../src/inference/enhance.js");
   const { Profiler } = await import("../src/util/profiler.js");
   const { componentFlops } = await import("../src/models/accounting.js");
-  const { existsSync } = await import("node:fs");
-  const { HELDOUT_FILE, readHeldout } = await import("../src/model_dir/heldout.js");
-  const { defaultHrSource } = await import("../src/data/prepare_options.js");
-  const { loadHr } = await import("../src/data/pair_volumes.js");
-  const { simulateAcquisition } = await import("../src/simulate/simulate.js");
-  const { normaliseIntensity } = await import("../src/data/normalise.js");
-  const { resample } = await import("../src/volume/resample.js");
-  const { axisDim } = await import("../src/model_dir/card.js");
-  const { benchAcquisition, centredSlab, slabInput } = await import("./all_input.js");
+  const { benchInput } = await import("./all_input.js");
   T.setNumThreads(threads);
 
   const pipe = MoEDiffSRPipeline.fromDir(modelDir);
   const dir = mkdtempSync(join(tmpdir(), "moediff-profile-"));
   try {
     const card = pipe.card;
-    const acq = benchAcquisition(existsSync(join(modelDir, HELDOUT_FILE)) ? readHeldout(modelDir) : null);
-    const hr = loadHr(defaultHrSource(), "error");
-    const sim = simulateAcquisition(hr.ras, acq.params);
-    const hrGrid = { dims: [hr.ras.dims[0], hr.ras.dims[1], hr.ras.dims[2]] as [number, number, number], affine: Array.from(hr.ras.affine) };
-    const dim = axisDim(card.slice.axis);
-    const [first, lastSlice] = centredSlab(hr.ras.dims[dim], slices);
-    const slab = slabInput(sim.image, hrGrid, dim, first, lastSlice);
-    const inputScale = normaliseIntensity(resample(sim.image, hrGrid, { interpolation: card.lrInterpolation, fill: 0 }), "simulated LR volume", card.normalisePercentile).scale;
+    const { slab, wholeScale: inputScale } = await benchInput(modelDir, card, slices);
+    const { first, last: lastSlice } = slab;
     const lrPath = join(dir, "lr.nii.gz");
     const outPath = join(dir, "out.nii.gz");
     writeNifti(lrPath, slab.lr);

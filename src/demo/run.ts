@@ -20,7 +20,7 @@
 //     metrics.json.
 import { join, resolve } from "node:path";
 import * as T from "../torch/index.js";
-import { enhanceVolume, type EnhanceProgress } from "../inference/enhance.js";
+import { acquisitionScale, enhanceVolume, type EnhanceProgress } from "../inference/enhance.js";
 import { MoEDiffSRPipeline } from "../inference/pipeline.js";
 import { explainFiles, explainMeta } from "../inference/explain_files.js";
 import { axisDim } from "../model_dir/card.js";
@@ -30,7 +30,6 @@ import { brainMask, segment } from "../preprocess/segment/index.js";
 import { voxelSizes, type Grid } from "../volume/affine.js";
 import { resample, type Interpolation } from "../volume/resample.js";
 import { simulateAcquisition, type AcquisitionParams } from "../simulate/simulate.js";
-import { normaliseIntensity } from "../data/normalise.js";
 import type { Volume } from "../volume/volume.js";
 import { METHODS, scoreScope, type MethodKey, type ScopeScores } from "./score.js";
 import { readHeldout } from "../model_dir/heldout.js";
@@ -177,7 +176,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     // 5. Enhancement.
     // The divisor prepare normalised the training pair's LR with (the whole LR volume on the HR grid);
     // enhance would normalise the slab by its own percentile, so it is given the whole volume's.
-    const wholeVolumeScale = normaliseIntensity(resample(sim.image, hrGrid, { interpolation: lm.card.lrInterpolation, fill: 0 }), "simulated LR volume", lm.card.normalisePercentile).scale;
+    const wholeVolumeScale = acquisitionScale(sim.image, hrGrid, lm.card, "simulated LR volume");
     const enhanceOptions = pipe.resolveOptions({ steps: o.steps, start: o.start, seed: o.seed, batch: o.batch, fitTiles: o.fullTiles !== true, explain: true });
     const what = whole ? "the whole volume" : `${slab.axis} slices ${c0}–${c1} (the slab and its context)`;
     const enhanced = await timed("enhance", `enhancing ${what}: DDIM ${enhanceOptions.steps} steps, seed ${enhanceOptions.seed}`, () =>

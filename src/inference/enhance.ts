@@ -99,6 +99,15 @@ export const SIGNAL_LEVEL = 0.1;
 /** In-plane area (mm^2) above SIGNAL_LEVEL that makes a tile worth running: half a square centimetre. */
 export const MIN_SIGNAL_MM2 = 50;
 
+/**
+ * The divisor `prepare` normalised a training pair's LR volume with: the whole acquisition on the HR
+ * grid `grid`. Enhancing only part of an acquisition (a slab) with this as `inputScale` scales the part
+ * as the whole was scaled in training; the part's own percentile would differ.
+ */
+export function acquisitionScale(lr: Volume, grid: Grid, card: ModelCard, what = "LR acquisition"): number {
+  return normaliseIntensity(resample(lr, grid, { interpolation: card.lrInterpolation, fill: 0 }), what, card.normalisePercentile).scale;
+}
+
 /** The input on the target grid, RAS, normalised. */
 export function prepareInput(lr: Volume, o: Pick<EnhanceOptions, "voxelSize" | "like" | "inputScale">, card: ModelCard): { norm: Volume; scale: number } {
   const ras = reorient(lr, "RAS");
@@ -159,13 +168,23 @@ interface AxisResult {
   evaluations: number[];
 }
 
+/**
+ * The tile (height, width) the model runs on for slices along `axis` of a volume of `dims` on the
+ * target grid: the model's slice size, or with `fitTiles` a tile fitted to a smaller slice (its size
+ * rounded up to the model's size multiple; tiling.ts).
+ */
+export function tileSize(pipe: MoEDiffSRPipeline, dims: readonly [number, number, number], axis: Axis, fitTiles: boolean): [number, number] {
+  const { height, width } = pipe.card.slice;
+  const g = sliceGeometry(dims, axis, height, width);
+  const fit = (n: number, s: number): number => (fitTiles ? fittedTileSize(n, s, pipe.sliceMultiple) : s);
+  return [fit(g.nativeHeight, height), fit(g.nativeWidth, width)];
+}
+
 async function enhanceAlongAxis(pipe: MoEDiffSRPipeline, norm: Volume, axis: Axis, o: EnhanceSettings, onProgress: EnhanceOptions["onProgress"], profiler: Profiler | undefined): Promise<AxisResult> {
-  const { card, device } = pipe;
+  const { device } = pipe;
   const k = pipe.model.numExperts;
-  const full = sliceGeometry(norm.dims, axis, card.slice.height, card.slice.width);
-  const multiple = pipe.sliceMultiple;
-  const fit = (n: number, s: number): number => (o.fitTiles ? fittedTileSize(n, s, multiple) : s);
-  const S = { h: fit(full.nativeHeight, card.slice.height), w: fit(full.nativeWidth, card.slice.width) };
+  const [th, tw] = tileSize(pipe, norm.dims, axis, o.fitTiles);
+  const S = { h: th, w: tw };
   const geom = sliceGeometry(norm.dims, axis, S.h, S.w);
   const voxel = voxelSizes(norm.affine);
   const minSignal = Math.max(1, Math.ceil(MIN_SIGNAL_MM2 / ((voxel[geom.rowDim] as number) * (voxel[geom.colDim] as number))));
