@@ -44,6 +44,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"device", DeviceOf},
       {"isContiguous", IsContiguous},
       {"memory", Memory},
+      {"pauseMemoryReports", PauseMemoryReports},
+      {"resumeMemoryReports", ResumeMemoryReports},
       {"backward", Backward},
       {"grad", Grad},
       {"getGrad", GetGrad},

@@ -23,6 +23,11 @@ at::Tensor& tensorFromValue(Napi::Env env, const Napi::Value& v, const char* wha
 // Frees `id`. Freeing an id twice is a caller bug and throws.
 void releaseTensor(Napi::Env env, uint32_t id);
 
+// Holds back the reports to V8 until the matching resume, which tells the net
+// change (nested pauses count). tidy() pauses around its outermost scope.
+void pauseMemoryReports();
+void resumeMemoryReports(Napi::Env env);
+
 int64_t liveTensorCount();
 int64_t liveTensorBytes();
 

@@ -134,4 +134,15 @@ Napi::Value Memory(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// pauseMemoryReports() / resumeMemoryReports(): see handles.h.
+Napi::Value PauseMemoryReports(const Napi::CallbackInfo& info) {
+  pauseMemoryReports();
+  return info.Env().Undefined();
+}
+
+Napi::Value ResumeMemoryReports(const Napi::CallbackInfo& info) {
+  resumeMemoryReports(info.Env());
+  return info.Env().Undefined();
+}
+
 }  // namespace moediff

@@ -11,4 +11,6 @@ Napi::Value ScalarTypeOf(const Napi::CallbackInfo& info);
 Napi::Value DeviceOf(const Napi::CallbackInfo& info);
 Napi::Value IsContiguous(const Napi::CallbackInfo& info);
 Napi::Value Memory(const Napi::CallbackInfo& info);
+Napi::Value PauseMemoryReports(const Napi::CallbackInfo& info);
+Napi::Value ResumeMemoryReports(const Napi::CallbackInfo& info);
 }  // namespace moediff

@@ -36,6 +36,8 @@ export interface NativeAddon {
   device(id: number): string;
   isContiguous(id: number): boolean;
   memory(): [number, number];
+  pauseMemoryReports(): void;
+  resumeMemoryReports(): void;
   backward(outputs: number[], grads: (number | null)[] | null, retainGraph: boolean, createGraph: boolean): void;
   grad(
     outputs: number[],

@@ -76,6 +76,18 @@ function collectTensors(value: unknown, out: Set<ScopedTensor>, seen: Set<unknow
  * `fn` must be synchronous: a tensor's lifetime cannot span an await here.
  */
 export function tidy<T>(fn: () => T): T {
+  // The outermost scope holds back native memory reports to V8 (see
+  // pauseMemoryReports in native/src/handles.h): what a scope makes cannot be
+  // collected before it ends, so reporting it only buys useless collections.
+  if (scopes.length === 0) native.pauseMemoryReports();
+  try {
+    return runScope(fn);
+  } finally {
+    if (scopes.length === 0) native.resumeMemoryReports();
+  }
+}
+
+function runScope<T>(fn: () => T): T {
   const scope: ScopedTensor[] = [];
   scopes.push(scope);
   let result: T;

@@ -132,3 +132,29 @@ test("a tensor dropped without dispose() is freed by the garbage collector", asy
   assert.equal(after.numTensors, before.numTensors);
   assert.equal(after.numLeaked - before.numLeaked, 10);
 });
+
+test("V8 is told a tensor's bytes outside tidy(), and only the net change when a tidy() scope ends", () => {
+  const MB = 1 << 20;
+  const external = (): number => process.memoryUsage().external;
+  // Outside any scope: the collector must feel the memory (it is the only thing that can free a leak).
+  const before = external();
+  const loose = T.zeros([4 * MB]); // 16 MB
+  assert.ok(external() - before >= 15 * MB, `outside tidy: external grew ${(external() - before) / MB} MB, want >= 15`);
+  loose.dispose();
+  assert.ok(Math.abs(external() - before) < 2 * MB, "dispose() gives the report back");
+
+  // Inside a scope, 64 MB of temporaries made and freed: nothing is reported while it runs
+  // (a report would only trigger collections that cannot free scope-held tensors) ...
+  const start = external();
+  let inside = 0;
+  const kept = T.tidy(() => {
+    for (let i = 0; i < 4; i++) T.zeros([4 * MB]);
+    inside = external() - start;
+    return T.zeros([2 * MB]); // 8 MB escapes
+  });
+  assert.ok(inside < 2 * MB, `inside tidy: external grew ${inside / MB} MB, want < 2`);
+  // ... and when it ends, what escaped is reported.
+  assert.ok(external() - start >= 7 * MB, `after tidy: external grew ${(external() - start) / MB} MB, want >= 7 (the returned tensor)`);
+  kept.dispose();
+  assert.ok(Math.abs(external() - start) < 2 * MB);
+});
