@@ -7,6 +7,8 @@
 //   4. sample    the experts' reverse diffusion, joint or asynchronous (moe_sampler.ts)
 //   5. decode    the clean latent (optionally snapped to the codebook) through the VQ-VAE decoder
 //
+// steps 0 skips 2-4 and decodes the 3T latent itself: the autoencoder alone, decode(encode(LR)).
+//
 // Everything that enhances (`enhance`, `demo`, the viewer's worker, the benchmark, model export) calls
 // sampleTiles through enhanceVolume (enhance.ts) or directly, with options from defaultOptions().
 import * as T from "../torch/index.js";
@@ -25,7 +27,10 @@ import { timed, type Profiler } from "../util/profiler.js";
 /** How the experts sample: what `enhance`'s sampler options set. */
 export interface SamplingOptions {
   sampler: SamplerName;
-  /** DDIM steps (ignored by DDPM, which visits every timestep). */
+  /**
+   * DDIM steps (ignored by DDPM, which visits every timestep). 0, with any sampler: no diffusion step,
+   * the autoencoder alone: the 3T condition latent decoded, decode(encode(LR)) (SPEC section 6's baseline).
+   */
   steps: number;
   eta: number;
   /** Where each chain starts, a fraction of its schedule in (0, 1] (1: pure noise; moe_sampler.ts). */
@@ -83,6 +88,11 @@ export interface TileOutput {
   gates: Float32Array | null;
   /** Expert forward passes, per expert (each on the whole batch). */
   evaluations: number[];
+  /**
+   * returnLatent only: the sampler's final latent z_out (before any codebook snap and the decoder) and
+   * the condition latent z_LR the chain started from, [B, C, h, w] each (shape), tile after tile.
+   */
+  latents?: { final: Float32Array; condition: Float32Array; shape: [number, number, number, number] };
 }
 
 export class MoEDiffSRPipeline {
@@ -134,7 +144,8 @@ export class MoEDiffSRPipeline {
     };
     posInt(r.batch, "batch");
     if (!isSamplerName(r.sampler)) throw new EnhanceError(`unknown sampler '${String(r.sampler)}'; known samplers: ${samplerNames().join(", ")}`);
-    if (schedulerClass(r.sampler).takesSteps) posInt(r.steps, "steps");
+    if (r.steps !== 0 && schedulerClass(r.sampler).takesSteps) posInt(r.steps, "steps"); // 0: the autoencoder alone
+    if (r.steps === 0 && r.explain) throw new EnhanceError("steps 0 runs the autoencoder alone (decode(encode(LR))): no expert runs, so there is nothing to explain; leave out explain or give steps >= 1");
     if (!(r.eta >= 0)) throw new EnhanceError(`eta must be >= 0, got ${r.eta}`);
     if (!(r.start > 0 && r.start <= 1)) throw new EnhanceError(`start must be in (0, 1], got ${r.start}`);
     const side = Math.min(this.card.slice.height, this.card.slice.width);
@@ -148,6 +159,7 @@ export class MoEDiffSRPipeline {
   /** One line for logs and file descriptions: "DDIM 5 steps, eta 0, from 0.2 of the schedule". */
   describeSampler(o: SamplingOptions): string {
     const from = o.start === 1 ? "" : `, from ${o.start} of the schedule`;
+    if (o.steps === 0) return "no diffusion step (steps 0): the autoencoder alone, decode(encode(LR))";
     const name = o.sampler.toUpperCase();
     return (schedulerClass(o.sampler).takesSteps ? `${name} ${o.steps} steps, eta ${o.eta}` : `${name} (every timestep)`) + from;
   }
@@ -157,7 +169,7 @@ export class MoEDiffSRPipeline {
    * noise comes from its own generator seeded with seeds[b], so a tile's result does not depend on the
    * batch it is in.
    */
-  sampleTiles(y: T.Tensor, seeds: readonly number[], o: SamplingOptions & { explain?: boolean; profiler?: Profiler }): TileOutput {
+  sampleTiles(y: T.Tensor, seeds: readonly number[], o: SamplingOptions & { explain?: boolean; returnLatent?: boolean; profiler?: Profiler }): TileOutput {
     const { model, vqvae } = this.loaded;
     const [b, , h, w] = y.shape as [number, number, number, number];
     if (y.ndim !== 4 || y.size(1) !== 3) throw new RangeError(`sampleTiles: y must be [B, 3, H, W], got [${y.shape.join(", ")}]`);
@@ -169,6 +181,12 @@ export class MoEDiffSRPipeline {
       T.inferenceMode(() => {
         const p = o.profiler;
         const condLatent = timed(p, "vq encoder", () => vqvae.encodeLatent(conditionEncoderInput(y)), b); // 1. encode
+        const decode = (z: T.Tensor): Float32Array =>
+          timed(p, "vq decoder", () => vqvae.decodeLatent(z, { quantize: o.snapToCodebook }).narrow(1, 0, 1).to("float32").contiguous().data() as Float32Array, b); // 5. decode
+        const onHost = (z: T.Tensor): Float32Array => z.to("float32").contiguous().data() as Float32Array;
+        const latents = (z: T.Tensor): Pick<TileOutput, "latents"> =>
+          o.returnLatent === true ? { latents: { final: onHost(z), condition: onHost(condLatent), shape: z.shape as [number, number, number, number] } } : {};
+        if (o.steps === 0) return { images: decode(condLatent), experts: [], gates: null, evaluations: new Array<number>(k).fill(0), ...latents(condLatent) }; // no diffusion step: the autoencoder alone
         const latentSize: [number, number] = [condLatent.size(2), condLatent.size(3)];
         const { zc, grids } = timed(p, "condition encoder", () => model.encodeCondition(y), b); // 2. route
         const gates = timed(p, "gating", () => model.usedGates(model.route(zc, grids), latentSize, false), b); // 3. gates
@@ -187,15 +205,13 @@ export class MoEDiffSRPipeline {
             ...(p === undefined ? {} : { profiler: p }),
           }),
         );
-        const decode = (z: T.Tensor): Float32Array =>
-          timed(p, "vq decoder", () => vqvae.decodeLatent(z, { quantize: o.snapToCodebook }).narrow(1, 0, 1).to("float32").contiguous().data() as Float32Array, b); // 5. decode
         const gateImages = (): Float32Array => {
           const wt = r.weights;
           const full = wt.ndim === 4 ? upsampleGateMaps(wt, [h, w]) : wt.reshape(b, k, 1, 1).expand(b, k, h, w);
           return full.to("float32").contiguous().data() as Float32Array;
         };
         try {
-          return { images: decode(r.z0), experts: (r.experts ?? []).map(decode), gates: explain ? gateImages() : null, evaluations: r.evaluations };
+          return { images: decode(r.z0), experts: (r.experts ?? []).map(decode), gates: explain ? gateImages() : null, evaluations: r.evaluations, ...latents(r.z0) };
         } finally {
           r.experts?.forEach((e) => e.dispose()); // kept by the sampler beyond its scope
         }

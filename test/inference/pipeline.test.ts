@@ -116,3 +116,69 @@ test("sampleTiles: the encode, route, gates, sample, decode sequence; a tile's r
     assert.throws(() => pipe.sampleTiles(T.zeros([1, 3, 64, 64]), [0, 1], o), /2 seeds for 1 tiles/);
   });
 });
+
+test("steps 0: no diffusion step, the condition latent decoded, decode(encode(LR)); explain is refused", () => {
+  T.manualSeed(12);
+  const y = T.rand([2, 3, 64, 64]);
+  try {
+    const o = { ...pipe.resolveOptions({ steps: 0 }), explain: false };
+    assert.equal(o.steps, 0);
+    assert.equal(pipe.describeSampler(o), "no diffusion step (steps 0): the autoencoder alone, decode(encode(LR))");
+    assert.throws(() => pipe.resolveOptions({ steps: 0, explain: true }), (e: unknown) => e instanceof EnhanceError && /steps 0 runs the autoencoder alone/.test(e.message));
+    const before = T.memory().numTensors;
+    const r = pipe.sampleTiles(y, [1, 2], { ...o, returnLatent: true });
+    assert.equal(T.memory().numTensors, before, "no tensor left behind");
+    assert.deepEqual(r.evaluations, [0, 0, 0]);
+    assert.deepEqual(r.experts, []);
+    assert.equal(r.gates, null);
+    const byHand = T.tidy(() =>
+      T.noGrad(() => {
+        const z = pipe.vqvae.encodeLatent(conditionEncoderInput(y));
+        return { image: pipe.vqvae.decodeLatent(z, { quantize: o.snapToCodebook }).narrow(1, 0, 1).contiguous().data() as Float32Array, z: z.contiguous().data() as Float32Array };
+      }),
+    );
+    assert.deepEqual(r.images, byHand.image);
+    assert.ok(r.images.some((v) => v !== 0));
+    // Its latent is z_LR itself.
+    assert.deepEqual(r.latents?.final, byHand.z);
+    assert.deepEqual(r.latents?.condition, byHand.z);
+    // The seeds do not matter: nothing is sampled.
+    assert.deepEqual(pipe.sampleTiles(y, [7, 8], o).images, r.images);
+  } finally {
+    y.dispose();
+  }
+});
+
+test("returnLatent: the sampler's final latent (its decoding is the image) and the condition latent, only when asked", () => {
+  T.manualSeed(13);
+  const y = T.rand([2, 3, 64, 64]);
+  try {
+    const o = pipe.defaultOptions();
+    const plain = pipe.sampleTiles(y, [3, 4], o);
+    assert.equal(plain.latents, undefined, "not returned unless asked");
+    const r = pipe.sampleTiles(y, [3, 4], { ...o, returnLatent: true });
+    assert.deepEqual(r.images, plain.images, "asking for the latent changes nothing else");
+    const l = r.latents ?? assert.fail("no latents");
+    const [b, c, h, w] = l.shape;
+    assert.equal(b, 2);
+    assert.equal(l.final.length, b * c * h * w);
+    assert.equal(l.condition.length, b * c * h * w);
+    const byHand = T.tidy(() =>
+      T.noGrad(() => {
+        const zLr = pipe.vqvae.encodeLatent(conditionEncoderInput(y));
+        const zOut = T.tensor(l.final, [b, c, h, w]);
+        return {
+          zLr: zLr.contiguous().data() as Float32Array,
+          image: pipe.vqvae.decodeLatent(zOut, { quantize: o.snapToCodebook }).narrow(1, 0, 1).contiguous().data() as Float32Array,
+        };
+      }),
+    );
+    assert.deepEqual(l.condition, byHand.zLr);
+    let worst = 0;
+    r.images.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - (byHand.image[i] as number)))));
+    assert.ok(worst < 1e-5, `decoding the returned final latent differs from the image by ${worst}`);
+    assert.ok(l.final.some((v, i) => v !== l.condition[i]), "the chain moved the latent");
+  } finally {
+    y.dispose();
+  }
+});

@@ -74,7 +74,7 @@ export function registerEnhance(program: Command): void {
     .option("--voxel <mm>", "target voxel size, one number or three (default: the model's training voxel size)", parseVoxel)
     .option("--like <file>", "put the output on this volume's grid (e.g. the reference for evaluate)")
     .option("--sampler <kind>", `the sampler: ${samplerNames().map((n) => schedulerClass(n).description).join("; ")}`, parseSampler, ENHANCE_DEFAULTS.sampler)
-    .option("--steps <n>", "DDIM steps (default: the model's sampling.steps, 25 for cpu-small)", positiveInt("steps"))
+    .option("--steps <n>", "DDIM steps (default: the model's sampling.steps, 25 for cpu-small); 0: autoencoder only, decode(encode(LR)), no diffusion step", nonNegativeInt("steps"))
     .option("--start <fraction>", "start each chain at this fraction of its schedule from the noised 3T latent (SDEdit-style); 1 = from pure noise (default: the model's sampling.start)", parseStart)
     .option("--eta <x>", "DDIM eta: 0 deterministic, 1 ancestral", nonNegative("eta"), ENHANCE_DEFAULTS.eta)
     .option("--async", "asynchronous experts: each runs its own chain (fewer steps for coarser schedules)")
