@@ -34,6 +34,7 @@ import { timed, type Profiler } from "../util/profiler.js";
 import { asyncStepCounts } from "../diffusion/async_steps.js";
 import { createScheduler, schedulerClass, type SamplerName } from "../diffusion/registry.js";
 import type { Scheduler } from "../diffusion/scheduler.js";
+import { sampleShiftAsync, sampleShiftJoint } from "./shift_sampler.js";
 
 /** Gaussian draws for one chain, shaped [B, ...]. */
 export interface NoiseSource {
@@ -195,6 +196,10 @@ function schedulerStep(scheduler: Scheduler, zt: Tensor, t: number, z0Hat: Tenso
 export function sampleMoE(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions): MoESampleResult {
   const { b, size } = checkConditioning(model, c);
   const shape = [b, model.latentChannels, size[0], size[1]];
+  if (model.formulation === "resshift") {
+    // The residual-shifting chain (shift_sampler.ts): the scheduler is ResShift's whatever o.sampler says.
+    return T.noGrad(() => (o.mode === "joint" ? sampleShiftJoint(model, c, o, shape, size) : withAsyncMask(model, c, o, (mask, runs) => sampleShiftAsync(model, c, o, shape, size, mask, runs))));
+  }
   return T.noGrad(() => (o.mode === "joint" ? sampleJoint(model, c, o, shape, size) : sampleAsync(model, c, o, shape, size)));
 }
 
@@ -237,6 +242,19 @@ function activeMask(gates: Tensor, skipBelow: number): Tensor {
     const peak = gates.ndim === 4 ? gates.flatten(2).amax(2) : gates;
     return peak.ge(skipBelow).to(gates.dtype);
   });
+}
+
+/** The async skip mask [B, K] and which experts run for any sample; the mask is freed after `fn`. */
+function withAsyncMask<R>(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, fn: (mask: Tensor, runs: boolean[]) => R): R {
+  const k = model.numExperts;
+  const skip = o.skipBelow ?? 0;
+  if (!(skip >= 0 && skip <= 1 / k)) throw new RangeError(`async skip threshold must be in [0, 1/K] = [0, ${(1 / k).toFixed(4)}] (some expert always reaches 1/K), got ${skip}`);
+  const mask = activeMask(c.gates, skip);
+  try {
+    return fn(mask, (mask.sum(0).toArray() as number[]).map((n) => n > 0));
+  } finally {
+    mask.dispose();
+  }
 }
 
 function sampleAsync(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, shape: number[], size: [number, number]): MoESampleResult {

@@ -101,6 +101,29 @@ function unitRows(zs: readonly Tensor[], eps: number): Tensor {
   return flat.div(flat.norm(2, -1, true).clamp(eps, null));
 }
 
+/** Eq. 16's second term from unit rows [B, K, N]: log(1 + mean_i max_{j != i} cos), each max floored. */
+function diversityOfUnitRows(u: Tensor, floor: number, eps: number): { diversity: Tensor; maxPair: Tensor } {
+  const k = u.size(1);
+  const pair = T.matmul(u, u.transpose(1, 2)); // [B, K, K]
+  const diag = T.eye(k, k, { dtype: "bool", device: pair.device });
+  const maxPair = pair.maskedFill(diag, -Infinity).amax(2); // [B, K]
+  const diversity = maxPair.clamp(floor, null).mean(1).add(1).clamp(eps, null).log().mean(); // Eq. 16, second term
+  return { diversity, maxPair };
+}
+
+/**
+ * Eq. 16's diversity term alone, for K >= 2 estimates [B, ...] (gradient flows into them): the mean
+ * over the batch of log(1 + 1/K sum_i max_{j != i} cos(z0_hat(i), z0_hat(j))), each max floored at
+ * `floor` (see the header). Returns the term and the max-pair cosines [B, K] (detached).
+ */
+export function diversityTerm(z0Hats: readonly Tensor[], o: { floor?: number; eps?: number } = {}): { loss: Tensor; maxPairCosines: Tensor } {
+  if (z0Hats.length < 2) throw new RangeError(`diversityTerm: needs at least 2 estimates, got ${z0Hats.length}`);
+  return T.tidy(() => {
+    const { diversity, maxPair } = diversityOfUnitRows(unitRows(z0Hats, o.eps ?? 1e-8), o.floor ?? 0, 1e-8);
+    return { loss: diversity, maxPairCosines: maxPair.detach() };
+  });
+}
+
 /** Eq. 14-16. */
 export function gatingLoss(input: GatingLossInput, o: GatingLossOptions = {}): GatingLossResult {
   const { z0Hats, z0, gates } = input;
@@ -127,10 +150,7 @@ export function gatingLoss(input: GatingLossInput, o: GatingLossOptions = {}): G
     let diversity: Tensor;
     let maxPair: Tensor;
     if (useDiversity) {
-      const pair = T.matmul(u, u.transpose(1, 2)); // [B, K, K]
-      const diag = T.eye(k, k, { dtype: "bool", device: pair.device });
-      maxPair = pair.maskedFill(diag, -Infinity).amax(2); // [B, K]
-      diversity = maxPair.clamp(diversityFloor, null).mean(1).add(1).clamp(gateEps, null).log().mean(); // Eq. 16, second term
+      ({ diversity, maxPair } = diversityOfUnitRows(u, diversityFloor, gateEps));
     } else {
       diversity = T.zeros([], { dtype: supervised.dtype, device: supervised.device });
       maxPair = T.zerosLike(cos);

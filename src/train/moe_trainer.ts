@@ -17,7 +17,8 @@ import { modelCardFromManifest, writeModelCard } from "../model_dir/card.js";
 import { openSliceDataset, type SliceDataset } from "../data/dataset.js";
 import type { SplitName } from "../data/split.js";
 import { MoEDiffSR } from "../models/moediff/moediff.js";
-import { moeTrainingLosses, type MoELossResult } from "../models/moediff/training_losses.js";
+import { moeTrainingLosses, type MoELatents, type MoELossOptions, type MoELossResult } from "../models/moediff/training_losses.js";
+import { moeShiftLosses } from "../models/moediff/shift_losses.js";
 import type { MoEDiffConfig } from "../models/moediff/config.js";
 import { createPerceptualExtractor, type FeatureExtractor } from "../models/perceptual/index.js";
 import { UncertaintyWeight, type UncertaintyWeightState } from "../losses/uncertainty_weight.js";
@@ -32,6 +33,12 @@ import { loadVqvae } from "../models/vqvae/load.js";
 import { residualScaleOf } from "./residual_scale.js";
 import { cropLatents } from "./latent_crop.js";
 import { latentsOf, LatentCache } from "./latents.js";
+
+
+/** One training evaluation in the model's formulation (paper: training_losses.ts; resshift: shift_losses.ts). */
+function lossesOf(model: MoEDiffSR, lat: MoELatents, o: MoELossOptions): MoELossResult {
+  return model.formulation === "resshift" ? moeShiftLosses(model, lat, o) : moeTrainingLosses(model, lat, o);
+}
 
 export interface TrainMoEOptions extends TrainerRunOptions {
   config: MoEDiffConfig;
@@ -171,7 +178,7 @@ export async function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptio
               const indices = order.batch(step * tc.gradAccumulation + m);
               const full = cache !== null ? cache.get(indices) : latentsOf(vqvae, data, "train", indices, config, device);
               const lat = tc.cropSize > 0 ? cropLatents(full, tc.cropSize, factor, generator) : full;
-              const res = moeTrainingLosses(model, lat, { uniformGating: uniform, generator, phi: phi.features, losses: config.losses, weighting, training: true });
+              const res = lossesOf(model, lat, { uniformGating: uniform, generator, phi: phi.features, losses: config.losses, weighting, training: true });
               res.total.div(tc.gradAccumulation).backward();
               return { ...res, total: T.keep(res.total.detach()) };
             });
@@ -195,6 +202,7 @@ export async function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptio
             gradNorm,
             lr: optimizer.paramGroups[0]!.lr,
             uniform: uniform ? 1 : 0,
+            ...(last!.mix === undefined ? {} : { mix: last!.mix }),
           };
           model.kinds.forEach((k, i) => {
             rec[`diffusion_E${k}`] = t.diffusion[i]!;
@@ -321,7 +329,7 @@ export function heldOutLosses(
       T.tidy(() => {
         const idx = Array.from({ length: Math.min(bs, n - i) }, (_, j) => i + j);
         const lat = latentsOf(vqvae, data, split, idx, config, device);
-        const r = moeTrainingLosses(model, lat, { uniformGating: false, generator, phi: phi.features, losses: config.losses, weighting, training: false });
+        const r = lossesOf(model, lat, { uniformGating: false, generator, phi: phi.features, losses: config.losses, weighting, training: false });
         const f = idx.length;
         sum.total += r.terms.total * f;
         sum.expert += r.terms.expert * f;

@@ -22,6 +22,24 @@ export interface MoEDiffModelConfig extends ConfigObject {
   target: "latent" | "residual";
   /** Scale of the residual target; 0 = set at the start of training to 1 / std of z0 - condition latent. */
   residualScale: number;
+  /**
+   * How the experts carry the 3T -> 7T change: "paper" = each expert an epsilon-predicting DDPM on its
+   * own schedule (Eq. 5-8, `timesteps`); "resshift" = a residual-shifting chain from the 3T latent to
+   * the 7T latent (ResShift; src/diffusion/shift_schedule.ts), each expert predicting the clean target
+   * directly, on its own chain length (`shift.timesteps`), all chains on one eta curve. "resshift"
+   * needs target "residual" (the chain runs on the residual, where the 3T end is 0).
+   */
+  formulation: "paper" | "resshift";
+  /** The residual-shifting chains (formulation "resshift"). */
+  shift: {
+    /** Chain length per expert kind 1, 2, 3: the paper's 500:2000:1000 as 5:17:9 (nested grids: 4, 16 and 8 intervals). */
+    timesteps: number[];
+    /** Noise scale kappa in units of the scaled residual (unit standard deviation). */
+    kappa: number;
+    etaMin: number;
+    etaMax: number;
+    power: number;
+  };
 }
 
 export interface MoEDiffLossConfig extends ConfigObject {
@@ -117,6 +135,10 @@ const LOSSES: MoEDiffLossConfig = {
   taskWeighting: "none", // Eq. 6 as written
 };
 
+// ResShift's eta curve (its Eq. 10: p = 0.3, eta_T = 0.999, eta_1 = 0.001); kappa 1 because the
+// residual is scaled to unit standard deviation (ResShift's kappa 2 is for images in [-1, 1]).
+const SHIFT = { timesteps: [5, 17, 9], kappa: 1, etaMin: 0.001, etaMax: 0.999, power: 0.3 };
+
 export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.freeze({
   paper: {
     preset: "paper",
@@ -129,6 +151,8 @@ export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.f
       expert: { baseChannels: 64, timeEmbedDim: 256, numHeads: 8 },
       target: "latent", // Eq. 5 as written
       residualScale: 0,
+      formulation: "paper",
+      shift: SHIFT,
     },
     losses: LOSSES,
     sampling: { steps: 50, start: 1, snapToCodebook: true },
@@ -163,6 +187,8 @@ export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.f
       expert: { baseChannels: 16, timeEmbedDim: 64, numHeads: 2 },
       target: "latent",
       residualScale: 0,
+      formulation: "paper",
+      shift: SHIFT,
     },
     // wMax 1: Eq. 17's w = 1 / var(L_gating) saturated at 100 within a few hundred steps (the gating
     // loss barely varies), and 100 x the diversity term of Eq. 16 then outweighed the experts' own
@@ -208,6 +234,13 @@ export function resolveMoEDiffConfig(preset: string, overrides?: unknown): MoEDi
   if (m.gating.mode !== "global" && m.gating.mode !== "spatial") fail("model.gating.mode", "'global' or 'spatial'", m.gating.mode);
   if (m.target !== "latent" && m.target !== "residual") fail("model.target", "'latent' or 'residual'", m.target);
   if (!(Number.isFinite(m.residualScale) && m.residualScale >= 0)) fail("model.residualScale", "a number >= 0 (0: set by training)", m.residualScale);
+  if (m.formulation !== "paper" && m.formulation !== "resshift") fail("model.formulation", "'paper' or 'resshift'", m.formulation);
+  if (m.formulation === "resshift" && m.target !== "residual") fail("model.target", "'residual' with formulation 'resshift' (the chain runs on the residual)", m.target);
+  const sh = m.shift;
+  if (sh.timesteps.length !== 3 || sh.timesteps.some((t) => !Number.isInteger(t) || t < 2)) fail("model.shift.timesteps", "three integers >= 2 (chain lengths for experts 1, 2, 3)", sh.timesteps);
+  if (!(sh.kappa > 0)) fail("model.shift.kappa", "> 0", sh.kappa);
+  if (!(sh.etaMin > 0 && sh.etaMin < sh.etaMax && sh.etaMax < 1)) fail("model.shift.etaMin/etaMax", "0 < etaMin < etaMax < 1", [sh.etaMin, sh.etaMax]);
+  if (!(sh.power > 0)) fail("model.shift.power", "> 0", sh.power);
   const l = c.losses;
   if (l.fourier !== "complex" && l.fourier !== "amplitude") fail("losses.fourier", "'complex' or 'amplitude'", l.fourier);
   if (l.stft !== "complex" && l.stft !== "magnitude") fail("losses.stft", "'complex' or 'magnitude'", l.stft);

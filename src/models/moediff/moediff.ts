@@ -9,6 +9,7 @@ import { ConditionEncoder } from "../condition/swin.js";
 import { GatingNetwork, upsampleGateMaps, type GatingOutput } from "../gating.js";
 import { createExpert, type Expert, type ExpertKind } from "../experts/index.js";
 import { NoiseSchedule } from "../../diffusion/noise_schedules.js";
+import { ShiftSchedule } from "../../diffusion/shift_schedule.js";
 import type { MoEDiffModelConfig } from "./config.js";
 
 type Tensor = T.Tensor;
@@ -21,6 +22,8 @@ export class MoEDiffSR extends T.nn.Module {
   readonly experts: readonly Expert[];
   /** One noise schedule per expert, in the order of `kinds` (T from config.timesteps[kind - 1]). */
   readonly schedules: readonly NoiseSchedule[];
+  /** One residual-shifting chain per expert (formulation "resshift"; length from config.shift.timesteps[kind - 1]). */
+  readonly shiftSchedules: readonly ShiftSchedule[];
 
   /**
    * @param latentChannels C of the autoencoder's latent (z0 and the condition latent).
@@ -78,6 +81,12 @@ export class MoEDiffSR extends T.nn.Module {
       return e;
     });
     this.schedules = this.kinds.map((kind) => new NoiseSchedule({ numTimesteps: config.timesteps[kind - 1]!, kind: config.schedule }));
+    const sh = config.shift;
+    this.shiftSchedules = this.kinds.map((kind) => new ShiftSchedule({ numTimesteps: sh.timesteps[kind - 1]!, kappa: sh.kappa, etaMin: sh.etaMin, etaMax: sh.etaMax, power: sh.power }));
+  }
+
+  get formulation(): "paper" | "resshift" {
+    return this.config.formulation;
   }
 
   get numExperts(): number {

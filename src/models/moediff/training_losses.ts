@@ -50,6 +50,8 @@ export interface MoELossResult extends TotalLossResult {
   routedMean: number[];
   /** The usage EMA c after this step, [K]. */
   usage: number[];
+  /** Formulation "resshift": the mixture's own loss |sum_i G_i x0_hat(i) - x0|^2 (shift_losses.ts). */
+  mix?: number;
 }
 
 export function moeTrainingLosses(model: MoEDiffSR, lat: MoELatents, o: MoELossOptions): MoELossResult {

@@ -1,0 +1,129 @@
+// Sampling the mixture in the "resshift" formulation (config.model.formulation; the chain of
+// src/diffusion/shift_schedule.ts on the residual target, where the 3T end is 0).
+//
+// Joint mode: one shared latent walks the finest chain's levels (the expert with the longest chain,
+// E2's 17 by default) from the 3T end: x = kappa sqrt(eta_top) eps; at each visited level every expert,
+// shown the level's time label (1000 u, u the fraction of the chain: the same level for every chain
+// length), predicts x0 directly; the estimates are clipped to +-z0Clip, aggregated with the gating
+// weights (Eq. 9), and the shared latent takes one ResShift step (resshift.ts) with the aggregate.
+// Asynchronous mode (Table III "asyn"): each expert runs its own chain on its own length with
+// max(1, round(N T_i / max_j T_j)) steps (async_steps.ts), from its own noise stream; the final
+// estimates are aggregated with the gating weights, renormalised over the experts that ran.
+// `steps` counts levels on the finest chain (joint) or is split as above (async); `eta` is ResShift's
+// stochasticity in [0, 1] (0: deterministic given the start noise).
+import * as T from "../torch/index.js";
+import type { Tensor } from "../torch/index.js";
+import type { MoEDiffSR } from "../models/moediff/moediff.js";
+import type { ShiftSchedule } from "../diffusion/shift_schedule.js";
+import { ResShiftScheduler } from "../diffusion/resshift.js";
+import { aggregateZ0 } from "../diffusion/aggregate.js";
+import { asyncStepCounts } from "../diffusion/async_steps.js";
+import { finestShiftSchedule, shiftTimeLabel } from "../models/moediff/shift_losses.js";
+import { timed, type Profiler } from "../util/profiler.js";
+import type { MoEConditioning, MoESampleOptions, MoESampleResult, NoiseSource } from "./moe_sampler.js";
+
+function x0Of(model: MoEDiffSR, i: number, x: Tensor, u: number, c: MoEConditioning, size: [number, number], clip: number, profiler?: Profiler): Tensor {
+  const expert = model.experts[i] as (typeof model.experts)[number];
+  const b = x.size(0);
+  const run = (): Tensor =>
+    T.tidy(() => {
+      const label = T.full([b], shiftTimeLabel(u), { dtype: x.dtype, device: x.device });
+      const out = expert.forward({ zt: x, t: label, cond: c.condLatent, tokens: c.zc, gate: model.gateMap(c.gates, i, size) });
+      return clip > 0 ? out.clamp(-clip, clip) : out;
+    });
+  return timed(profiler, `expert E${model.kinds[i] as number}`, run, b);
+}
+
+/** Runs `scheduler`'s plan from its initial sample; `estimate(x, t)` gives the clean estimate at level t. */
+function walk(scheduler: ResShiftScheduler, noise: NoiseSource, shape: number[], estimate: (x: Tensor, t: number, last: boolean) => Tensor): Tensor {
+  const ts = scheduler.timesteps;
+  let x = T.tidy(() => scheduler.initialSample(noise.randn(shape)));
+  try {
+    ts.forEach((t, s) => {
+      const next = T.tidy(() => {
+        const x0 = estimate(x, t, s === ts.length - 1);
+        const n = scheduler.needsNoise(t) ? noise.randn(shape) : undefined;
+        return scheduler.step({ modelOutput: x0, timestep: t, sample: x, ...(n === undefined ? {} : { noise: n }) }).prevSample;
+      });
+      x.dispose();
+      x = next;
+    });
+  } catch (e) {
+    x.dispose();
+    throw e;
+  }
+  return x;
+}
+
+export function sampleShiftJoint(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, shape: number[], size: [number, number]): MoESampleResult {
+  const k = model.numExperts;
+  const ref = finestShiftSchedule(model.shiftSchedules);
+  const scheduler = new ResShiftScheduler(ref, { eta: o.eta ?? 0 });
+  scheduler.setTimesteps(o.steps, { start: o.start ?? 1 });
+  const total = scheduler.timesteps.length * k;
+  let done = 0;
+  let lastExperts: Tensor[] | undefined;
+  let x: Tensor;
+  try {
+    x = walk(scheduler, o.noise(0), shape, (xt, t, last) => {
+      const u = t / (ref.numTimesteps - 1);
+      const x0s = model.experts.map((_, i) => {
+        const x0 = x0Of(model, i, xt, u, c, size, o.z0Clip, o.profiler);
+        o.onEvaluation?.(++done, total);
+        return x0;
+      });
+      if (last && o.keepExperts === true) lastExperts = x0s.map((x0) => T.keep(model.fromTarget(x0, c.condLatent)));
+      return aggregateZ0(x0s, c.gates); // Eq. 9
+    });
+  } catch (e) {
+    lastExperts?.forEach((t) => t.dispose());
+    throw e;
+  }
+  const z0 = T.tidy(() => model.fromTarget(x, c.condLatent));
+  x.dispose();
+  return { z0, ...(lastExperts === undefined ? {} : { experts: lastExperts }), weights: c.gates.clone(), evaluations: new Array<number>(k).fill(scheduler.timesteps.length) };
+}
+
+export function sampleShiftAsync(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, shape: number[], size: [number, number], mask: Tensor, runs: readonly boolean[]): MoESampleResult {
+  if (!(Number.isInteger(o.steps) && (o.steps as number) >= 1)) throw new RangeError(`ResShift needs a positive integer number of steps, got ${String(o.steps)}`);
+  const steps = asyncStepCounts(o.steps as number, model.shiftSchedules.map((s) => s.numTimesteps));
+  const schedulers = model.shiftSchedules.map((sched, i) => {
+    if (!runs[i]) return null;
+    const s = new ResShiftScheduler(sched, { eta: o.eta ?? 0 });
+    s.setTimesteps(steps[i], { start: o.start ?? 1 });
+    return s;
+  });
+  const evaluations = schedulers.map((s) => s?.timesteps.length ?? 0);
+  const total = evaluations.reduce((a, n) => a + n, 0);
+  let done = 0;
+  const finals: Tensor[] = [];
+  try {
+    model.experts.forEach((_, i) => {
+      const scheduler = schedulers[i];
+      if (scheduler === null || scheduler === undefined) {
+        finals.push(T.zeros(shape, { dtype: c.condLatent.dtype, device: c.condLatent.device }));
+        return;
+      }
+      const sched = model.shiftSchedules[i] as ShiftSchedule;
+      const x = walk(scheduler, o.noise(1 + i), shape, (xt, t) => {
+        const x0 = x0Of(model, i, xt, t / (sched.numTimesteps - 1), c, size, o.z0Clip, o.profiler);
+        o.onEvaluation?.(++done, total);
+        return x0;
+      });
+      finals.push(T.tidy(() => model.fromTarget(x, c.condLatent)));
+      x.dispose();
+    });
+    const weights = T.tidy(() => {
+      const m = c.gates.ndim === 4 ? mask.unsqueeze(-1).unsqueeze(-1) : mask;
+      const w = c.gates.mul(m);
+      return w.div(w.sum(1, true).clamp(1e-12, Infinity));
+    });
+    const z0 = aggregateZ0(finals, weights); // Eq. 9 over the experts that ran
+    if (o.keepExperts === true) return { z0, experts: finals, weights, evaluations };
+    finals.forEach((f) => f.dispose());
+    return { z0, weights, evaluations };
+  } catch (e) {
+    finals.forEach((f) => f.dispose());
+    throw e;
+  }
+}
