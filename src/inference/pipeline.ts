@@ -144,7 +144,12 @@ export class MoEDiffSRPipeline {
     };
     posInt(r.batch, "batch");
     if (!isSamplerName(r.sampler)) throw new EnhanceError(`unknown sampler '${String(r.sampler)}'; known samplers: ${samplerNames().join(", ")}`);
-    if (r.steps !== 0 && schedulerClass(r.sampler).takesSteps) posInt(r.steps, "steps"); // 0: the autoencoder alone
+    if (r.steps !== 0 && (this.model.formulation === "resshift" || schedulerClass(r.sampler).takesSteps)) posInt(r.steps, "steps"); // 0: the autoencoder alone
+    if (this.model.formulation === "resshift") {
+      const levels = Math.max(...this.model.shiftSchedules.map((s) => s.numTimesteps));
+      if (r.steps > levels) throw new EnhanceError(`steps must be at most ${levels} for this model (its longest residual-shifting chain has ${levels} levels), got ${r.steps}`);
+      if (!(r.eta <= 1)) throw new EnhanceError(`eta must be in [0, 1] for this model's residual-shifting chain (0 deterministic, 1 ResShift's posterior), got ${r.eta}`);
+    }
     if (r.steps === 0 && r.explain) throw new EnhanceError("steps 0 runs the autoencoder alone (decode(encode(LR))): no expert runs, so there is nothing to explain; leave out explain or give steps >= 1");
     if (!(r.eta >= 0)) throw new EnhanceError(`eta must be >= 0, got ${r.eta}`);
     if (!(r.start > 0 && r.start <= 1)) throw new EnhanceError(`start must be in (0, 1], got ${r.start}`);
@@ -160,6 +165,7 @@ export class MoEDiffSRPipeline {
   describeSampler(o: SamplingOptions): string {
     const from = o.start === 1 ? "" : `, from ${o.start} of the schedule`;
     if (o.steps === 0) return "no diffusion step (steps 0): the autoencoder alone, decode(encode(LR))";
+    if (this.model.formulation === "resshift") return `ResShift ${o.steps} steps, eta ${o.eta}` + (o.start === 1 ? "" : `, from ${o.start} of the chain`);
     const name = o.sampler.toUpperCase();
     return (schedulerClass(o.sampler).takesSteps ? `${name} ${o.steps} steps, eta ${o.eta}` : `${name} (every timestep)`) + from;
   }
@@ -182,7 +188,7 @@ export class MoEDiffSRPipeline {
         const p = o.profiler;
         const condLatent = timed(p, "vq encoder", () => vqvae.encodeLatent(conditionEncoderInput(y)), b); // 1. encode
         const decode = (z: T.Tensor): Float32Array =>
-          timed(p, "vq decoder", () => vqvae.decodeLatent(z, { quantize: o.snapToCodebook }).narrow(1, 0, 1).to("float32").contiguous().data() as Float32Array, b); // 5. decode
+          timed(p, "vq decoder", () => vqvae.decodeLatent(z, { quantize: o.snapToCodebook, lr: y }).narrow(1, 0, 1).to("float32").contiguous().data() as Float32Array, b); // 5. decode
         const onHost = (z: T.Tensor): Float32Array => z.to("float32").contiguous().data() as Float32Array;
         const latents = (z: T.Tensor): Pick<TileOutput, "latents"> =>
           o.returnLatent === true ? { latents: { final: onHost(z), condition: onHost(condLatent), shape: z.shape as [number, number, number, number] } } : {};

@@ -3,7 +3,7 @@
 //
 // Joint mode: one shared latent walks the finest chain's levels (the expert with the longest chain,
 // E2's 17 by default) from the 3T end: x = kappa sqrt(eta_top) eps; at each visited level every expert,
-// shown the level's time label (1000 u, u the fraction of the chain: the same level for every chain
+// shown the level's time label (round(1000 u), u the fraction of the chain: the same level for every chain
 // length), predicts x0 directly; the estimates are clipped to +-z0Clip, aggregated with the gating
 // weights (Eq. 9), and the shared latent takes one ResShift step (resshift.ts) with the aggregate.
 // Asynchronous mode (Table III "asyn"): each expert runs its own chain on its own length with
@@ -27,7 +27,7 @@ function x0Of(model: MoEDiffSR, i: number, x: Tensor, u: number, c: MoECondition
   const b = x.size(0);
   const run = (): Tensor =>
     T.tidy(() => {
-      const label = T.full([b], shiftTimeLabel(u), { dtype: x.dtype, device: x.device });
+      const label = T.full([b], shiftTimeLabel(u), { dtype: "int64", device: x.device });
       const out = expert.forward({ zt: x, t: label, cond: c.condLatent, tokens: c.zc, gate: model.gateMap(c.gates, i, size) });
       return clip > 0 ? out.clamp(-clip, clip) : out;
     });

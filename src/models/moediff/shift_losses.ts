@@ -12,7 +12,7 @@
 //   5. L_mix: |sum_i G_i x0_hat(i) - x0|^2 (Eq. 9 in a loss), G the network's own probabilities with
 //      gradient, the estimates detached: the gate learns what the mixture needs
 //   6. L_total = L_E + L_mix + w L_gating (Eq. 17-18; L_mix is reported on its own and enters with L_E)
-// Time labels: every expert gets 1000 u (the same level for everyone, on the scale the sinusoidal
+// Time labels: every expert gets round(1000 u) (the same level for everyone, on the scale the sinusoidal
 // embedding was made for); an expert's own chain length decides the levels it is sampled at.
 import * as T from "../../torch/index.js";
 import { taskLossE1 } from "../../losses/task_e1.js";
@@ -34,7 +34,7 @@ export function finestShiftSchedule(schedules: readonly ShiftSchedule[]): ShiftS
 }
 
 /** The time label an expert sees at fraction u of the chain (shared by all experts). */
-export const shiftTimeLabel = (u: number): number => 1000 * u;
+export const shiftTimeLabel = (u: number): number => Math.round(1000 * u);
 
 /** Gates [B, K] or [B, K, h, w] as [B, K, h|1, w|1] for per-pixel weighting. */
 const asMaps = (g: Tensor): Tensor => (g.ndim === 4 ? g : g.unsqueeze(-1).unsqueeze(-1));
@@ -63,7 +63,7 @@ export function moeShiftLosses(model: MoEDiffSR, lat: MoELatents, o: MoELossOpti
   const u = levels.map((t) => t / (finest.numTimesteps - 1));
   const eps = T.randn(z0.shape, { dtype: z0.dtype, device: z0.device, ...gen });
   const xt = finest.addNoise(x0, eps, levels);
-  const labels = T.tensor(u.map(shiftTimeLabel), [b], { dtype: z0.dtype, device: z0.device });
+  const labels = T.tensor(u.map(shiftTimeLabel), [b], { dtype: "int64", device: z0.device });
   const x0Hats = model.experts.map((expert, i) => expert.forward({ zt: xt, t: labels, cond: condLatent, tokens: zc, gate: model.gateMap(gates, i, size) }));
   // 3. Eq. 13 per pixel on the x0 error, plus the task losses per sample
   const err = T.cat(x0Hats.map((xh) => xh.sub(x0).square().mean(1, true)), 1); // [B, K, h, w]
