@@ -20,7 +20,7 @@ import { aggregateZ0 } from "../diffusion/aggregate.js";
 import { asyncStepCounts } from "../diffusion/async_steps.js";
 import { finestShiftSchedule, shiftTimeLabel } from "../models/moediff/shift_losses.js";
 import { timed, type Profiler } from "../util/profiler.js";
-import type { MoEConditioning, MoESampleOptions, MoESampleResult, NoiseSource } from "./moe_sampler.js";
+import type { MoEConditioning, MoESampleOptions, MoESampleResult, NoiseSource } from "./moe_types.js";
 
 function x0Of(model: MoEDiffSR, i: number, x: Tensor, u: number, c: MoEConditioning, size: [number, number], clip: number, profiler?: Profiler): Tensor {
   const expert = model.experts[i] as (typeof model.experts)[number];
