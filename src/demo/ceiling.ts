@@ -33,15 +33,15 @@ import { METHODS, scoreScope, type MethodKey, type MethodScores, type ScopeScore
 import { heldoutFromManifest, type HeldoutSlab } from "../model_dir/heldout.js";
 import { cropGrid, type Dim } from "./slab.js";
 
-/** Encoder input [B, 3, H, W] -> the normalised HR estimate [B, 1, H, W]. */
-export type Reconstruct = (x: T.Tensor) => T.Tensor;
+/** Encoder input [B, 3, H, W] and the slices' 3T condition [B, 3, H, W] -> the normalised HR estimate [B, 1, H, W]. */
+export type Reconstruct = (x: T.Tensor, lr: T.Tensor) => T.Tensor;
 
 /** decode(encode(x)) through the diffusion latent, as sampling decodes (see the header). */
 export function vqvaeReconstruction(vqvae: VQVAE, snapToCodebook: boolean): Reconstruct {
-  return (x) =>
+  return (x, lr) =>
     T.tidy(() => {
       const z0 = vqvae.encodeLatent(x);
-      return vqvae.decodeLatent(z0, { quantize: snapToCodebook }).narrow(1, 0, 1);
+      return vqvae.decodeLatent(z0, { quantize: snapToCodebook, lr }).narrow(1, 0, 1);
     });
 }
 
@@ -149,7 +149,7 @@ export function ceilingSlab(ds: SliceDataset, reconstruct: Reconstruct, o: Ceili
       T.inferenceMode(() => {
         const b = ds.getBatch("test", part.map((k) => wanted.get(k) as number), { device });
         const x = encoderInput(b.hr, b.g, b.bias, o.inputs);
-        const r = reconstruct(x);
+        const r = reconstruct(x, b.cond);
         if (r.ndim !== 4 || r.size(0) !== part.length || r.size(1) !== 1 || r.size(2) !== ds.height || r.size(3) !== ds.width) {
           throw new RangeError(`ceilingSlab: the reconstruction must be [${part.length}, 1, ${ds.height}, ${ds.width}], got [${r.shape.join(", ")}]`);
         }

@@ -106,7 +106,7 @@ export function componentFlops(parts: { model: MoEDiffSR; vqvae: VQVAE }, o: Com
           out.push(cost(`expert_E${model.kinds[i]}`, expert.numParameters(), r.report));
         });
         const z = T.randn([1, model.latentChannels, h, w], { ...opts, generator });
-        const dec = T.flops.countFlops(() => vqvae.decodeLatent(z));
+        const dec = T.flops.countFlops(() => vqvae.decodeLatent(z, { lr: y })); // y: an LR-conditioned decoder reads the condition
         out.push(cost("vq_decoder", vqvae.decoder.numParameters(), dec.report));
         return out;
       }),

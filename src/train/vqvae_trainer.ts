@@ -1,5 +1,6 @@
 // Training the autoencoder (E1, D): `moediff-sr train-vqvae DATA -o DIR`. The encoder sees [x, g, log b]
-// (encoder_input.ts), the decoder reconstructs x. AdamW with a linear warm-up, gradient clipping,
+// (encoder_input.ts), the decoder reconstructs x; an LR-conditioned decoder (model.lrCondition "cfw")
+// also sees the 3T condition of the same slice (the batch's cond, cropped with x and the target). AdamW with a linear warm-up, gradient clipping,
 // resumable checkpoints, a JSONL log. At the end the held-out reconstruction PSNR/SSIM is measured:
 // the ceiling of the whole super-resolution system, since every output passes through the decoder.
 //
@@ -8,7 +9,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
-import { VQVAE, resolveVQVAEConfig, type VqvaeRunConfig } from "../models/vqvae/index.js";
+import { VQVAE, upgradeVqvaeRunConfig, type VqvaeRunConfig } from "../models/vqvae/index.js";
 import { openSliceDataset, type SliceDataset } from "../data/dataset.js";
 import type { SplitName as Split } from "../data/split.js";
 import { diffConfig } from "../util/config.js";
@@ -72,7 +73,8 @@ export async function trainVqvae(dataDir: string, outDir: string, o: TrainVqvaeO
     throw new Error(`${outDir} already holds a VQ-VAE run; pass --resume to continue it, or choose another output directory`);
   }
   writeFileAtomic(join(outDir, "config.json"), (w) => w(Buffer.from(`${JSON.stringify(config, null, 2)}\n`)));
-  say(`VQ-VAE (${config.preset}): ${model.numParameters().toLocaleString("en")} parameters, latent factor ${model.downsampleFactor}, ${nTrain} training slices`);
+  const decoderKind = model.lrConditioned ? `, decoder conditioned on the 3T slices (${config.model.lrCondition})` : "";
+  say(`VQ-VAE (${config.preset}): ${model.numParameters().toLocaleString("en")} parameters, latent factor ${model.downsampleFactor}${decoderKind}, ${nTrain} training slices`);
 
   const order = new BatchOrder(nTrain, config.training.batchSize, config.training.seed);
   const result = await runTrainingLoop(
@@ -90,8 +92,8 @@ export async function trainVqvae(dataDir: string, outDir: string, o: TrainVqvaeO
         return T.tidy(() => {
           const batch = data.getBatch("train", order.batch(step), { device });
           const full = encoderInput(batch.hr, batch.g, batch.bias, config.inputs);
-          const [x, target] = randomCrop([full, batch.hr], config.training.cropSize, generator);
-          const out = model.loss(x!, target!);
+          const [x, target, lr] = randomCrop([full, batch.hr, batch.cond], config.training.cropSize, generator);
+          const out = model.loss(x!, target!, { lr: lr! });
           optimizer.zeroGrad();
           out.total.backward();
           const gradNorm = T.optim.clipGradNorm_(model.parameters(), config.training.gradClip);
@@ -161,7 +163,7 @@ export function evaluateReconstruction(model: VQVAE, data: SliceDataset, split: 
         const idx = Array.from({ length: Math.min(bs, n - i) }, (_, k) => i + k);
         const batch = data.getBatch(split, idx, { device });
         const x = encoderInput(batch.hr, batch.g, batch.bias, config.inputs);
-        const out = model.forward(x);
+        const out = model.forward(x, { lr: batch.cond });
         const recon = out.recon.clamp(0, 1);
         for (const v of psnr(recon, batch.hr, 1)) p += Math.min(v, 100);
         for (const v of ssim(recon, batch.hr, 1)) s += v;
@@ -203,7 +205,7 @@ function restore(
   generator: T.Generator,
 ): number {
   const ck = loadCheckpoint(dir, "vqvae");
-  const differs = diffConfig(ck.state.config, config);
+  const differs = diffConfig(upgradeVqvaeRunConfig(ck.state.config), config);
   if (differs.length > 0) {
     throw new Error(`${dir} was made with another config; it differs in:\n  ${differs.join("\n  ")}\nresume with the same preset and --config, or start a new run`);
   }

@@ -1,9 +1,11 @@
 // `moediff-sr train-vqvae DATA -o DIR`: trains the autoencoder (E1, D) and reports its held-out
 // reconstruction PSNR/SSIM, the ceiling of the whole system.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { Command } from "commander";
 import * as T from "../../torch/index.js";
 import { trainVqvae } from "../../train/vqvae_trainer.js";
-import { resolveVqvaeRunConfig, type VqvaeRunConfig } from "../../models/vqvae/run_config.js";
+import { resolveVqvaeRunConfig, upgradeVqvaeRunConfig, type VqvaeRunConfig } from "../../models/vqvae/run_config.js";
 import { positiveInt } from "../option_parsers.js";
 import { startingConfig } from "./train_common.js";
 
@@ -40,7 +42,11 @@ export function registerTrainVqvae(program: Command): void {
 }
 
 function buildConfig(opts: Options): VqvaeRunConfig {
-  const { preset, overrides: o } = startingConfig(opts);
+  const started = startingConfig(opts);
+  const { preset } = started;
+  // Resuming from the run's own config.json: one written before a key existed means what it made then.
+  const fromRun = opts.resume === true && opts.config === undefined && existsSync(join(opts.output, "config.json"));
+  const o = fromRun ? upgradeVqvaeRunConfig(started.overrides) : started.overrides;
   if (opts.steps !== undefined) o.training = { ...(o.training ?? {}), steps: opts.steps };
   if (!opts.bias) o.inputs = { ...(o.inputs ?? {}), useBias: false };
   if (!opts.gradwarp) o.inputs = { ...(o.inputs ?? {}), useGradwarp: false };

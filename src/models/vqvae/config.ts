@@ -14,6 +14,11 @@
 // 1.0 for the paper preset (32 slices of 256x256 give ~128 vectors per code),
 // 0.1 for the CPU preset (a code is restarted after ~230 steps without use,
 // ln 0.1 / ln 0.99, since restarted and initial codes start at 1).
+//
+// lrCondition (our extension, SPEC "Decided in turn 2"): "cfw" conditions the decoder on the 3T
+// condition y (slices k-1, k, k+1 on the HR grid) by controllable feature wrapping (StableSR, Wang et
+// al. 2023; decoder.ts and lr_encoder.ts); "none" is the paper's decoder D(zq). A config.json written
+// before the key existed means "none" (run_config.ts, upgradeVqvaeRunConfig).
 
 export interface VQVAEConfig {
   /** Encoder input channels: [x, g, b] = 3. */
@@ -40,7 +45,15 @@ export interface VQVAEConfig {
   deadCodeThreshold: number;
   /** The latent handed to the diffusion model is scaleFactor * zq. */
   scaleFactor: number;
+  /** "cfw": the decoder also sees the 3T condition y [B, 3, H, W] (see the header); "none": D(zq) alone. */
+  lrCondition: LrCondition;
 }
+
+/** How the decoder uses the 3T condition: not at all, or by controllable feature wrapping. */
+export type LrCondition = "none" | "cfw";
+export const LR_CONDITIONS: readonly LrCondition[] = ["none", "cfw"];
+/** Channels of the condition y the LR-conditioned decoder reads: slices k-1, k, k+1. */
+export const LR_CHANNELS = 3;
 
 export const VQVAE_PAPER: Readonly<VQVAEConfig> = Object.freeze({
   inChannels: 3,
@@ -55,6 +68,7 @@ export const VQVAE_PAPER: Readonly<VQVAEConfig> = Object.freeze({
   commitmentBeta: 0.25, // SPEC
   deadCodeThreshold: 1.0,
   scaleFactor: 0.2, // paper, Sec. III
+  lrCondition: "none", // the paper's decoder sees only the latent
 });
 
 /** A small preset that trains on two CPU cores (same factor 4 as the paper preset). */
@@ -71,6 +85,7 @@ export const VQVAE_CPU_SMALL: Readonly<VQVAEConfig> = Object.freeze({
   commitmentBeta: 0.25,
   deadCodeThreshold: 0.1,
   scaleFactor: 0.2,
+  lrCondition: "none",
 });
 
 const KEYS: readonly (keyof VQVAEConfig)[] = [
@@ -86,6 +101,7 @@ const KEYS: readonly (keyof VQVAEConfig)[] = [
   "commitmentBeta",
   "deadCodeThreshold",
   "scaleFactor",
+  "lrCondition",
 ];
 
 function positiveInt(name: string, v: unknown, min = 1): number {
@@ -140,4 +156,7 @@ export function validateVQVAEConfig(c: VQVAEConfig): void {
   finite("commitmentBeta", c.commitmentBeta, 0, Infinity, false, true);
   finite("deadCodeThreshold", c.deadCodeThreshold, 0, Infinity, false, true);
   finite("scaleFactor", c.scaleFactor, 0, Infinity, true, true);
+  if (!LR_CONDITIONS.includes(c.lrCondition)) {
+    throw new RangeError(`VQVAEConfig: lrCondition must be one of ${LR_CONDITIONS.map((v) => JSON.stringify(v)).join(", ")}, got ${JSON.stringify(c.lrCondition)}`);
+  }
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import * as T from "../../torch/index.js";
 import { resolveVQVAEConfig } from "./config.js";
 import { VQVAE } from "./vqvae.js";
-import type { VqvaeRunConfig } from "./run_config.js";
+import { upgradeVqvaeRunConfig, type VqvaeRunConfig } from "./run_config.js";
 
 /** Loads a trained VQ-VAE directory (config.json + model.safetensors), frozen and in eval mode. */
 export function loadVqvae(dir: string, device: T.Device = T.getDefaultDevice()): { model: VQVAE; config: VqvaeRunConfig } {
@@ -14,7 +14,8 @@ export function loadVqvae(dir: string, device: T.Device = T.getDefaultDevice()):
   if (!existsSync(cfgPath) || !existsSync(wPath)) {
     throw new Error(`${dir} is not a trained VQ-VAE directory (it needs config.json and model.safetensors; train one with \`moediff-sr train-vqvae DATA -o ${dir}\`)`);
   }
-  const config = JSON.parse(readFileSync(cfgPath, "utf8")) as VqvaeRunConfig;
+  // A directory from before the LR-conditioned decoder has no model.lrCondition: a plain decoder.
+  const config = upgradeVqvaeRunConfig(JSON.parse(readFileSync(cfgPath, "utf8")) as VqvaeRunConfig);
   const model = new VQVAE(resolveVQVAEConfig(config.model), { device });
   const weights = T.io.loadFile(wPath, { device }).tensors;
   try {

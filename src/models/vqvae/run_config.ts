@@ -66,6 +66,20 @@ export const VQVAE_RUN_PRESETS: Readonly<Record<string, VqvaeRunConfig>> = Objec
   },
 });
 
+/**
+ * A saved VQ-VAE config (a run's config.json or checkpoint state) with the keys added since it was
+ * written, at the values that reproduce what it made: model.lrCondition "none" (directories from before
+ * the LR-conditioned decoder have a plain decoder). Returns a copy; anything else is left to the
+ * resolvers to check.
+ */
+export function upgradeVqvaeRunConfig<C>(saved: C): C {
+  const c = structuredClone(saved) as unknown;
+  if (typeof c !== "object" || c === null) return c as C;
+  const model = (c as { model?: unknown }).model;
+  if (typeof model === "object" && model !== null && !("lrCondition" in model)) (model as Record<string, unknown>).lrCondition = "none";
+  return c as C;
+}
+
 /** The preset with a user's overrides (a parsed JSON config file), validated. */
 export function resolveVqvaeRunConfig(preset: string, overrides?: unknown): VqvaeRunConfig {
   const base = VQVAE_RUN_PRESETS[preset];

@@ -12,6 +12,11 @@
 //   the codebook. Freeze the autoencoder with eval() while the MoE trains.
 // - loss(): reconstruction is L1 by default (LDM's pixel loss; MSE on request),
 //   total = recon + commitment. No perceptual or adversarial term.
+// - An LR-conditioned model (config lrCondition "cfw", decoder.ts) decodes with the 3T condition:
+//   every decoding call (decode, decodeIndices, decodeLatent, forward, loss) takes { lr }, the condition
+//   y [B, 3, H, W] of the same slices, and throws without it. A plain model ignores lr, so callers that
+//   have the condition (the pipeline, the ceiling) pass it whatever the model; `lrConditioned` says
+//   whether it is used.
 import * as T from "../../torch/index.js";
 import { nn, type Tensor } from "../../torch/index.js";
 import { validateVQVAEConfig, type VQVAEConfig } from "./config.js";
@@ -50,6 +55,14 @@ export interface LossResult {
 
 export type ReconLossKind = "l1" | "mse";
 
+/** What decoding takes besides the latent. */
+export interface DecodeOptions {
+  /** The 3T condition y [B, 3, H, W] of the decoded slices: required by an LR-conditioned model, ignored by a plain one. */
+  lr?: Tensor;
+  /** The feature-wrapping weight w of an LR-conditioned decoder (1 as trained; 0 ignores y). */
+  cfwWeight?: number;
+}
+
 export class VQVAE extends nn.Module {
   readonly config: Readonly<VQVAEConfig>;
   readonly downsampleFactor: number;
@@ -86,20 +99,32 @@ export class VQVAE extends nn.Module {
     });
   }
 
-  /** zq [B, embedDim, h, w] -> [B, outChannels, h*f, w*f]. */
-  decode(zq: Tensor): Tensor {
-    return this.decoder.forward(zq);
+  /** Whether the decoder reads the 3T condition (config lrCondition "cfw"). */
+  get lrConditioned(): boolean {
+    return this.config.lrCondition !== "none";
+  }
+
+  /** zq [B, embedDim, h, w] (with { lr } [B, 3, h*f, w*f] when LR-conditioned) -> [B, outChannels, h*f, w*f]. */
+  decode(zq: Tensor, options: DecodeOptions = {}): Tensor {
+    if (!this.lrConditioned) return this.decoder.forward(zq);
+    if (options.lr === undefined) {
+      const shape = zq.ndim === 4 ? `[${zq.shape[0]}, 3, ${(zq.shape[2] as number) * this.downsampleFactor}, ${(zq.shape[3] as number) * this.downsampleFactor}]` : "[B, 3, H, W]";
+      throw new RangeError(
+        `VQVAE.decode: this VQ-VAE's decoder is conditioned on the 3T image (lrCondition "${this.config.lrCondition}"): pass { lr }, the condition ${shape} (slices k-1, k, k+1 on the HR grid) of the decoded slices`,
+      );
+    }
+    return this.decoder.forward(zq, options.lr, options.cfwWeight ?? 1);
   }
 
   /** Code indices [B, h, w] -> reconstruction. */
-  decodeIndices(indices: Tensor): Tensor {
-    return T.tidy(() => this.decode(this.quantize.embed(indices)));
+  decodeIndices(indices: Tensor, options: DecodeOptions = {}): Tensor {
+    return T.tidy(() => this.decode(this.quantize.embed(indices), options));
   }
 
-  forward(x: Tensor): ForwardResult {
+  forward(x: Tensor, options: DecodeOptions = {}): ForwardResult {
     return T.tidy(() => {
       const { zq, indices, commitmentLoss, perplexity } = this.encode(x);
-      return { recon: this.decode(zq), commitmentLoss, perplexity, indices };
+      return { recon: this.decode(zq, options), commitmentLoss, perplexity, indices };
     });
   }
 
@@ -109,21 +134,21 @@ export class VQVAE extends nn.Module {
   }
 
   /** Decodes a diffusion latent: decode(z / scaleFactor), optionally snapped to the nearest codes first. */
-  decodeLatent(z: Tensor, options: { quantize?: boolean } = {}): Tensor {
+  decodeLatent(z: Tensor, options: DecodeOptions & { quantize?: boolean } = {}): Tensor {
     if (z.ndim !== 4 || z.shape[1] !== this.config.embedDim) {
       throw new RangeError(`VQVAE.decodeLatent: z must be [B, ${this.config.embedDim}, h, w], got [${z.shape.join(", ")}]`);
     }
     return T.tidy(() => {
       const unscaled = z.div(this.scaleFactor);
-      if (!options.quantize) return this.decode(unscaled);
+      if (!options.quantize) return this.decode(unscaled, options);
       const [b, d, h, w] = unscaled.shape as [number, number, number, number];
       const idx = this.quantize.nearest(unscaled.detach().permute(0, 2, 3, 1).reshape(b * h * w, d));
-      return this.decodeIndices(idx.reshape(b, h, w));
+      return this.decodeIndices(idx.reshape(b, h, w), options);
     });
   }
 
-  /** Training loss: reconstruction of `target` [B, outChannels, H, W] from x, plus the commitment loss. */
-  loss(x: Tensor, target: Tensor, options: { recon?: ReconLossKind } = {}): LossResult {
+  /** Training loss: reconstruction of `target` [B, outChannels, H, W] from x (and lr), plus the commitment loss. */
+  loss(x: Tensor, target: Tensor, options: { recon?: ReconLossKind; lr?: Tensor } = {}): LossResult {
     const kind = options.recon ?? "l1";
     if (kind !== "l1" && kind !== "mse") throw new RangeError(`VQVAE.loss: recon must be 'l1' or 'mse', got '${String(kind)}'`);
     const [b, , h, w] = x.shape;
@@ -136,7 +161,7 @@ export class VQVAE extends nn.Module {
       );
     }
     return T.tidy(() => {
-      const { recon, commitmentLoss, perplexity } = this.forward(x);
+      const { recon, commitmentLoss, perplexity } = this.forward(x, options.lr === undefined ? {} : { lr: options.lr });
       const reconLoss = kind === "l1" ? T.F.l1Loss(recon, target) : T.F.mseLoss(recon, target);
       return { total: reconLoss.add(commitmentLoss), recon, reconLoss, commitmentLoss, perplexity };
     });
