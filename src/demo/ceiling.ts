@@ -29,7 +29,7 @@ import { encoderInput, type EncoderInputOptions } from "../models/vqvae/encoder_
 import { writeNifti } from "../nifti/index.js";
 import { axisDim } from "../model_dir/card.js";
 import type { Volume } from "../volume/volume.js";
-import { METHODS, scoreScope, type MethodKey, type MethodScores, type ScopeScores } from "./score.js";
+import { METHODS, scoreScope, type MethodKey, type MethodScores, type ScopeLpips, type ScopeScores } from "./score.js";
 import { heldoutFromManifest, type HeldoutSlab } from "../model_dir/heldout.js";
 import { cropGrid, type Dim } from "./slab.js";
 
@@ -178,16 +178,18 @@ export interface ScoreCeilingOptions {
   /** The slab reference the demo wrote (OUT/reference.nii.gz), and its region masks (or null). */
   readonly reference: string;
   readonly regionsDir: string | null;
-  /** The demo's baseline files; without them the ceiling file stands in for them (only its own row is used). */
-  readonly baselines?: Readonly<Record<Exclude<MethodKey, "enhanced">, string>>;
+  /** The demo's other files; the ceiling file stands in for any not given (only its own row is used). */
+  readonly baselines?: Readonly<Partial<Record<Exclude<MethodKey, "enhanced">, string>>>;
   readonly axis: Dim;
+  /** LPIPS weights: the LPIPS columns too. */
+  readonly lpips?: ScopeLpips;
 }
 
 /** Writes the ceiling volume and scores it with the demo's scoring; returns its row and the whole scope. */
 export function scoreCeiling(o: ScoreCeilingOptions): { scores: MethodScores; scope: ScopeScores } {
   writeNifti(o.file, o.volume, { description: "moediff-sr VQ-VAE reconstruction ceiling" });
   const files = Object.fromEntries(METHODS.map((m) => [m.key, m.key === "enhanced" ? o.file : (o.baselines?.[m.key] ?? o.file)])) as Record<MethodKey, string>;
-  const scope = scoreScope("slab", o.reference, files, o.regionsDir, o.axis);
+  const scope = scoreScope("slab", o.reference, files, o.regionsDir, o.axis, { lpips: o.lpips });
   const scores = scope.methods.find((m) => m.method === "enhanced");
   if (scores === undefined) throw new Error("scoreCeiling: internal error: scoreScope returned no row for the ceiling");
   return { scores, scope };

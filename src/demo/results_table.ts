@@ -1,17 +1,24 @@
-// The comparison table of the default model (issue 7): on the held-out slab of the default data set,
-// every row scored by the demo's own code (evaluate.ts scoreScope, via runDemo), seeded:
+// The comparison table of the default model (issues 7 and 19): on the held-out slab of the default data
+// set, every row scored by the demo's own code (evaluate.ts scoreScope, via runDemo), seeded, in the
+// order of the baselines' cost and then of the models:
 //
 //   input (nearest), trilinear, cubic B-spline        the classical baselines (from the default model's demo)
-//   MoEDiff-SR, 3 experts (default)                   DIR/moe
+//   autoencoder only                                  decode(encode(LR)): the default model's pipeline with
+//                                                     steps 0 (from the same demo)
+//   regression U-Net                                  a place for the plain pixel-space regression model
+//                                                     (SPEC section 6); "not built yet" until it exists
 //   E1 / E2 / E3 only                                 DIR/e1, e2, e3: one expert each, same training steps
+//   MoEDiff-SR, 3 experts (default)                   DIR/moe
 //   3 experts without b and g                         DIR/nobg: the ablation of the encoder's b and g inputs
 //   VQ-VAE ceiling                                    decode(encode(HR)) on the slab (ceiling.ts)
 //   every run again "from noise"                      the full chain (start 1, fullChainSteps DDIM steps),
 //                                                     where the experts, not the 3T latent, make the image
 //
-// Columns: whole-grid PSNR, 3-D SSIM, mean per-slice 2-D SSIM, HFEN, PSNR and SSIM inside the brain
-// mask, and the PSNR difference to the cubic B-spline row. A run that is not trained (no
-// model.safetensors) keeps its row with "not trained"; a demo that fails keeps it with "failed".
+// Columns (results_layout.ts): brain first — PSNR (data range of the reference), SSIM, HFEN, LPIPS with
+// weights, and the brain PSNR's difference to the cubic B-spline row — then the whole grid: PSNR, 3-D
+// SSIM, mean per-slice 2-D SSIM, HFEN, LPIPS; last ρ and cos of the latent (latent_diagnostics.ts) for
+// the diffusion rows. A run that is not trained (no model.safetensors) keeps its row with "not
+// trained"; a demo that fails keeps it with "failed".
 //
 // evaluateDefault runs it all for `npm run train:default`'s directory layout (scripts/train-default.mjs):
 // it writes heldout.json into every trained run (from DIR/data/manifest.json), runs the demo of each
@@ -31,7 +38,10 @@ import { brainMask } from "../preprocess/segment/index.js";
 import { writeFileAtomic } from "../util/atomic_write.js";
 import { ceilingFile, ceilingSlab, scoreCeiling, vqvaeReconstruction } from "./ceiling.js";
 import { renderMarkdown, type Block } from "../util/document.js";
-import type { MethodScores } from "./score.js";
+import type { MethodScores, ScopeLpips } from "./score.js";
+import { loadLpipsScorer } from "../evaluate/evaluate.js";
+import type { LatentGap } from "./latent_diagnostics.js";
+import { BSPLINE_LABEL, columnKeys, resultColumns, type ColumnKey } from "./results_layout.js";
 import { formatHeldout, heldoutFromManifest, type HeldoutResults, type ResultCell } from "../model_dir/heldout.js";
 import { OutputWriter } from "./outputs.js";
 import { runDemo } from "./run.js";
@@ -41,9 +51,11 @@ import { DEMO_REPORT_FORMAT, type DemoReport } from "./types.js";
 
 export const RESULTS_TITLE = "Held-out comparison of the default model";
 export const RESULTS_COMMAND = "npm run train:default";
-export const RESULT_COLUMNS = ["method", "PSNR dB", "SSIM", "SSIM 2-D", "HFEN", "brain PSNR dB", "brain SSIM", "Δ PSNR vs B-spline dB"] as const;
+/** The columns without and with LPIPS (results_layout.ts). */
+export const RESULT_COLUMNS = resultColumns({ lpips: false });
+export const RESULT_COLUMNS_LPIPS = resultColumns({ lpips: true });
 
-/** The trained runs of the recipe, in table order. */
+/** The trained runs of the recipe, in the order they are evaluated (the first demo gives the baseline rows). */
 export const RUNS = [
   { name: "moe", label: "MoEDiff-SR, 3 experts (default)" },
   { name: "e1", label: "E1 only" },
@@ -51,29 +63,52 @@ export const RUNS = [
   { name: "e3", label: "E3 only" },
   { name: "nobg", label: "3 experts without b and g" },
 ] as const;
+/** The runs in table order: each single expert, then the mixture, then its ablation. */
+export const RUN_ROWS: readonly (typeof RUNS)[number]["name"][] = ["e1", "e2", "e3", "moe", "nobg"];
 export const BASELINES = [
   { key: "input", label: "input (nearest)" },
   { key: "trilinear", label: "trilinear" },
-  { key: "bspline", label: "cubic B-spline" },
+  { key: "bspline", label: BSPLINE_LABEL },
+  { key: "autoencoder", label: "autoencoder only" },
 ] as const;
+/** The plain regression U-Net's row (SPEC section 6), until its evaluation is added here. */
+export const REGRESSION_UNET = { label: "regression U-Net", status: "not built yet" } as const;
 export const CEILING_LABEL = "VQ-VAE ceiling";
 /** DDIM steps of the "from noise" rows (evaluateDefault's fullChainSteps). */
 export const FULL_CHAIN_STEPS = 10;
 const fromNoiseLabel = (label: string, steps: number): string => `${label}, from noise (${steps} steps)`;
 
 export interface RowScores {
+  readonly brainPsnr: number | null;
+  readonly brainSsim: number | null;
+  readonly brainHfen: number | null;
+  readonly brainLpips: number | null;
   readonly psnr: number;
   readonly ssim: number;
   readonly ssim2d: number;
   readonly hfen: number;
-  readonly brainPsnr: number | null;
-  readonly brainSsim: number | null;
+  readonly lpips: number | null;
+  /** ρ and cos of the latent: diffusion rows only (null: not a latent model's row, or not measured). */
+  readonly rho: number | null;
+  readonly cos: number | null;
 }
 
-/** One row's numbers from a method's scores. */
-export function rowScores(m: MethodScores): RowScores {
+/** One row's numbers from a method's scores (and, for a diffusion row, its latent diagnostics). */
+export function rowScores(m: MethodScores, latent: Pick<LatentGap, "rho" | "cos"> | null = null): RowScores {
   const brain = m.regions.find((r) => r.name === "brain");
-  return { psnr: m.volume.psnr, ssim: m.volume.ssim, ssim2d: m.sliceMeans.ssim, hfen: m.volume.hfen, brainPsnr: brain?.psnr ?? null, brainSsim: brain?.ssim ?? null };
+  return {
+    brainPsnr: brain?.psnr ?? null,
+    brainSsim: brain?.ssim ?? null,
+    brainHfen: brain?.hfen ?? null,
+    brainLpips: m.lpips?.brain ?? null,
+    psnr: m.volume.psnr,
+    ssim: m.volume.ssim,
+    ssim2d: m.sliceMeans.ssim,
+    hfen: m.volume.hfen,
+    lpips: m.lpips?.value ?? null,
+    rho: latent?.rho ?? null,
+    cos: latent?.cos ?? null,
+  };
 }
 
 /** A row: its label and either numbers or why there are none ("not trained", "failed"). */
@@ -82,21 +117,55 @@ export type TableRow = { readonly label: string; readonly scores: RowScores } | 
 const fixed = (digits: number) => (v: number | null): ResultCell =>
   v === null || Number.isNaN(v) ? null : v === Infinity ? "inf" : v === -Infinity ? "-inf" : Number(v.toFixed(digits));
 
-/** heldout.json's `results` (title, command, columns, rows, notes): PSNR to 2 decimals, SSIM and HFEN to 4. */
+/**
+ * heldout.json's `results` (title, command, columns, rows, notes), brain first (results_layout.ts): PSNR
+ * to 2 decimals, SSIM, HFEN, LPIPS, ρ and cos to 4; the Δ is the brain PSNR's against the cubic B-spline
+ * row. LPIPS columns when any row has LPIPS; ρ and cos cells are empty for rows without a latent.
+ */
 export function resultsTable(rows: readonly TableRow[], notes: readonly string[]): HeldoutResults {
-  const bspline = rows.find((r) => r.label === "cubic B-spline");
-  const ref = bspline !== undefined && "scores" in bspline ? bspline.scores.psnr : null;
+  const bspline = rows.find((r) => r.label === BSPLINE_LABEL);
+  const ref = bspline !== undefined && "scores" in bspline ? bspline.scores.brainPsnr : null;
+  const lpips = rows.some((r) => "scores" in r && (r.scores.lpips !== null || r.scores.brainLpips !== null));
+  const keys = columnKeys({ lpips });
   const db = fixed(2);
   const unit = fixed(4);
+  const cell = (s: RowScores, k: ColumnKey): ResultCell => {
+    switch (k) {
+      case "method":
+        throw new Error("resultsTable: internal error: the label is not a score");
+      case "brainPsnr":
+        return db(s.brainPsnr);
+      case "brainSsim":
+        return unit(s.brainSsim);
+      case "brainHfen":
+        return unit(s.brainHfen);
+      case "brainLpips":
+        return unit(s.brainLpips);
+      case "delta":
+        return ref === null || s.brainPsnr === null || !Number.isFinite(ref) || !Number.isFinite(s.brainPsnr) ? null : db(s.brainPsnr - ref);
+      case "psnr":
+        return db(s.psnr);
+      case "ssim":
+        return unit(s.ssim);
+      case "ssim2d":
+        return unit(s.ssim2d);
+      case "hfen":
+        return unit(s.hfen);
+      case "lpips":
+        return unit(s.lpips);
+      case "rho":
+        return s.rho === null ? "" : unit(s.rho);
+      case "cos":
+        return s.cos === null ? "" : unit(s.cos);
+    }
+  };
   return {
     title: RESULTS_TITLE,
     command: RESULTS_COMMAND,
-    columns: [...RESULT_COLUMNS],
+    columns: resultColumns({ lpips }),
     rows: rows.map((r): ResultCell[] => {
-      if (!("scores" in r)) return [r.label, r.status, ...new Array<ResultCell>(RESULT_COLUMNS.length - 2).fill("")];
-      const s = r.scores;
-      const delta = ref === null || !Number.isFinite(ref) || !Number.isFinite(s.psnr) ? null : s.psnr - ref;
-      return [r.label, db(s.psnr), unit(s.ssim), unit(s.ssim2d), unit(s.hfen), db(s.brainPsnr), unit(s.brainSsim), db(delta)];
+      if (!("scores" in r)) return [r.label, r.status, ...new Array<ResultCell>(keys.length - 2).fill("")];
+      return [r.label, ...keys.slice(1).map((k) => cell(r.scores, k))];
     }),
     notes: [...notes],
   };
@@ -133,6 +202,8 @@ export interface EvaluateDefaultOptions {
   readonly regions?: boolean;
   /** Re-run demos even when a matching one exists. */
   readonly force?: boolean;
+  /** LPIPS weights for every demo (the LPIPS columns); demos without LPIPS are not reused then. */
+  readonly lpips?: { readonly backbone: string; readonly linear: string; readonly net?: "vgg" | "alex" };
   readonly device?: T.Device;
   readonly log?: (line: string) => void;
 }
@@ -176,13 +247,22 @@ function readReport(path: string): DemoReport {
   return r;
 }
 
-/** A demo in `out` that can stand for this run: slab mode, same seed (steps, start), newer than the weights. */
-function reusable(out: string, run: string, seed: number, steps: number | undefined, start: number | undefined): DemoReport | null {
+/**
+ * A demo in `out` that can stand for this run: this record version (with the autoencoder row and the
+ * latent diagnostics), slab mode, same seed (steps, start), LPIPS if asked, newer than the weights.
+ */
+function reusable(out: string, run: string, seed: number, steps: number | undefined, start: number | undefined, lpips: boolean): DemoReport | null {
   const path = join(out, "metrics.json");
   if (!existsSync(path) || statSync(path).mtimeMs <= statSync(join(run, "model.safetensors")).mtimeMs) return null;
   try {
     const r = readReport(path);
-    const same = r.mode === "slab" && r.enhance.seed === seed && (steps === undefined || r.enhance.steps === steps) && (start === undefined || r.enhance.start === start);
+    const same =
+      r.version === 2 &&
+      r.mode === "slab" &&
+      r.enhance.seed === seed &&
+      (steps === undefined || r.enhance.steps === steps) &&
+      (start === undefined || r.enhance.start === start) &&
+      (!lpips || r.lpips !== null);
     return same ? r : null;
   } catch {
     return null;
@@ -216,7 +296,7 @@ export async function evaluateDefault(o: EvaluateDefaultOptions): Promise<Evalua
     const out = join(evalDir, sampler === "default" ? r.name : `${r.name}-noise`);
     const steps = sampler === "default" ? o.steps : chainSteps;
     const start = sampler === "default" ? undefined : 1;
-    const old = o.force === true ? null : reusable(out, run, seed, steps, start);
+    const old = o.force === true ? null : reusable(out, run, seed, steps, start, o.lpips !== undefined);
     if (old !== null) {
       log(`${r.name}: reusing the demo in ${out}`);
       return { ...r, label, sampler, status: "reused", report: old };
@@ -229,6 +309,7 @@ export async function evaluateDefault(o: EvaluateDefaultOptions): Promise<Evalua
         seed,
         device,
         regions: o.regions ?? true,
+        ...(o.lpips !== undefined ? { lpips: o.lpips } : {}),
         ...(steps !== undefined ? { steps } : {}),
         ...(start !== undefined ? { start } : {}),
         log: (l) => log(`  ${l}`),
@@ -244,7 +325,14 @@ export async function evaluateDefault(o: EvaluateDefaultOptions): Promise<Evalua
 
   const withDemo = runs.filter((r) => r.report !== undefined && enhancedOf(r.report) !== undefined);
   const first = withDemo[0];
-  const ceiling = computeCeiling(o.dir, first === undefined ? null : join(evalDir, first.name), device, log);
+  const scorer = o.lpips === undefined ? null : await loadLpipsScorer({ lpipsBackbone: o.lpips.backbone, lpipsLinear: o.lpips.linear, lpipsNet: o.lpips.net ?? "vgg" });
+  let ceiling: CeilingOutcome | null;
+  try {
+    const lpips = scorer === null || o.lpips === undefined ? undefined : { scorer, backbone: o.lpips.backbone, linear: o.lpips.linear };
+    ceiling = computeCeiling(o.dir, first === undefined ? null : join(evalDir, first.name), device, log, lpips);
+  } finally {
+    scorer?.dispose();
+  }
 
   // The rows.
   const rows: TableRow[] = [];
@@ -252,15 +340,19 @@ export async function evaluateDefault(o: EvaluateDefaultOptions): Promise<Evalua
   const baseScope = first?.report !== undefined ? slabScope(first.report) : undefined;
   for (const b of BASELINES) {
     const m = baseScope?.methods.find((x) => x.method === b.key);
-    rows.push(m === undefined ? { label: b.label, status: "no demo ran" } : { label: b.label, scores: rowScores(m) });
+    if (m === undefined) rows.push({ label: b.label, status: "no demo ran" });
+    // The autoencoder alone leaves the 3T latent where it is: ρ = 0 by definition (cos is undefined).
+    else rows.push({ label: b.label, scores: b.key === "autoencoder" ? { ...rowScores(m), rho: 0 } : rowScores(m) });
   }
+  rows.push({ label: REGRESSION_UNET.label, status: REGRESSION_UNET.status });
   const runRow = (r: RunOutcome): TableRow => {
     const m = r.report !== undefined ? enhancedOf(r.report) : undefined;
-    return m !== undefined ? { label: r.label, scores: rowScores(m) } : { label: r.label, status: r.status === "failed" ? "failed" : "not trained" };
+    return m !== undefined ? { label: r.label, scores: rowScores(m, r.report?.latent.measured ?? null) } : { label: r.label, status: r.status === "failed" ? "failed" : "not trained" };
   };
-  rows.push(...runs.map(runRow));
+  const inTableOrder = (list: readonly RunOutcome[]): RunOutcome[] => RUN_ROWS.flatMap((name) => list.filter((r) => r.name === name));
+  rows.push(...inTableOrder(runs).map(runRow));
   rows.push(ceiling === null ? { label: CEILING_LABEL, status: "not trained" } : { label: CEILING_LABEL, scores: ceiling.scores });
-  rows.push(...chainRuns.map(runRow));
+  rows.push(...inTableOrder(chainRuns).map(runRow));
 
   const s = heldout.slab;
   const a = heldout.acquisition;
@@ -268,8 +360,17 @@ export async function evaluateDefault(o: EvaluateDefaultOptions): Promise<Evalua
     `Held-out slab: ${heldout.source.subject} ${s.axis} slices ${s.first}–${s.last} (the data set's test slab, never seen in training), simulated 3T acquisition: voxel ${JSON.stringify(a.voxelSize)} mm, SNR ${a.snr}, bias ${a.bias}, warp ${a.gradwarp} mm, seed ${a.seed}.`,
   );
   if (baseScope !== undefined) {
-    notes.push(`Scores as moediff-sr evaluate computes them on the slab grid (${baseScope.dims.join("×")}), data range ${Number(baseScope.dataRange.toPrecision(6))} (reference max − min); brain = inside the brain mask; SSIM is 3-D, SSIM 2-D the mean over slices.`);
+    notes.push(
+      `Scores as moediff-sr evaluate computes them on the slab grid (${baseScope.dims.join("×")}), brain first: brain = inside the brain mask of the HR reference (moediff-sr segment), the figures a claim may rest on; ` +
+        `PSNR with the data range ${Number(baseScope.dataRange.toPrecision(6))} (reference max − min over the slab) inside the brain and on the whole grid; Δ = brain PSNR minus the cubic B-spline's; ` +
+        `the whole-grid columns include the zero background, which flatters any method that keeps it black; SSIM is 3-D, SSIM 2-D the mean over slices.`,
+    );
   }
+  notes.push(
+    "Autoencoder only: the default model's pipeline with steps 0 (moediff-sr enhance --steps 0): the 3T latent every chain starts from, decoded — decode(encode(LR)), no diffusion step.",
+    `${REGRESSION_UNET.label}: the plain pixel-space regression baseline (residual on the B-spline image); its row is filled once it is trained and scored here.`,
+    "ρ = |z_out − z_LR| / |z_HR − z_LR| and cos = cos(z_out − z_LR, z_HR − z_LR) over the latents of the slab's slices (z_LR: the 3T slice's latent, z_HR: the HR slice's with its b and g, z_out: the sampler's final latent; Frobenius norms): ρ 0 = the sampler did not move the 3T latent, ρ 1 and cos 1 = it reached the HR latent, cos ≤ 0 = it moved away from it.",
+  );
   const samplers = [...new Set(withDemo.map((r) => `DDIM ${r.report!.enhance.steps} steps, start ${r.report!.enhance.start}, ${r.report!.enhance.snapToCodebook ? "codebook snap" : "no codebook snap"}`))];
   if (samplers.length > 0) notes.push(`Every model sampled with its own sampling settings (${samplers.join("; ")}), joint experts, seed ${seed}; per-run details in eval/<run>/summary.md.`);
   if (chainRuns.length > 0) {
@@ -301,7 +402,7 @@ export async function evaluateDefault(o: EvaluateDefaultOptions): Promise<Evalua
 }
 
 /** The ceiling of the default model's VQ-VAE (both snap settings), scored against `demoOut`'s files. */
-function computeCeiling(dir: string, demoOut: string | null, device: T.Device, log: (l: string) => void): CeilingOutcome | null {
+function computeCeiling(dir: string, demoOut: string | null, device: T.Device, log: (l: string) => void, lpips?: ScopeLpips): CeilingOutcome | null {
   const moe = join(dir, "moe");
   const vqvaeDir = existsSync(join(moe, "vqvae", "model.safetensors")) ? join(moe, "vqvae") : join(dir, "vqvae");
   if (!existsSync(join(vqvaeDir, "model.safetensors"))) {
@@ -342,7 +443,7 @@ function computeCeiling(dir: string, demoOut: string | null, device: T.Device, l
         log(`ceiling: decode(encode(HR)) of the held-out slab, codebook snap ${s ? "on" : "off"}`);
         const c = ceilingSlab(ds, vqvaeReconstruction(vqvae, s), { inputs, device });
         const file = ceilingFile(out.out, s);
-        const { scores } = scoreCeiling({ volume: c.volume, file, reference, regionsDir, axis: dim, ...(baselines !== undefined ? { baselines } : {}) });
+        const { scores } = scoreCeiling({ volume: c.volume, file, reference, regionsDir, axis: dim, ...(baselines !== undefined ? { baselines } : {}), ...(lpips !== undefined ? { lpips } : {}) });
         return { c, file, scores: rowScores(scores) };
       };
       const main = one(snap);

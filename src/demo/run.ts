@@ -13,10 +13,14 @@
 //     (plus one context slice each side, dropped afterwards: slab.ts) from the LR slices it needs;
 //     with `whole` the whole volume. Sampler settings are enhance's defaults (the model's sampling
 //     config), joint experts.
-//  6. Baselines on the same grid from the same LR input, as `moediff-sr baseline` makes them.
-//  7. Files, then every method scored from its file by evaluate's own code (evaluate.ts); with
-//     `whole`, the slab rows come from slab cuts written to OUT/slab/.
-//  8. Figures (comparison panel, per-expert differences, gates) on slab slices, the summaries and
+//  6. Baselines on the same grid from the same LR input, as `moediff-sr baseline` makes them, and
+//     the autoencoder alone from the same pipeline with steps 0 (decode(encode(LR))).
+//  7. Latent diagnostics on the slab's slices (latent_diagnostics.ts): rho and cos of the sampler's
+//     final latent against the 3T and 7T latents, from a second pass over the tiles enhance ran.
+//  8. Files, then every method scored from its file by evaluate's own code (evaluate.ts), brain mask
+//     first; with `whole`, the slab rows come from slab cuts written to OUT/slab/. With LPIPS weights,
+//     LPIPS of the whole grid and inside the brain.
+//  9. Figures (comparison panel, per-expert differences, gates) on slab slices, the summaries and
 //     metrics.json.
 import { join, resolve } from "node:path";
 import * as T from "../torch/index.js";
@@ -31,7 +35,9 @@ import { voxelSizes, type Grid } from "../volume/affine.js";
 import { resample, type Interpolation } from "../volume/resample.js";
 import { simulateAcquisition, type AcquisitionParams } from "../simulate/simulate.js";
 import type { Volume } from "../volume/volume.js";
-import { METHODS, scoreScope, type MethodKey, type ScopeScores } from "./score.js";
+import { METHODS, scoreScope, type MethodKey, type ScopeLpips, type ScopeScores } from "./score.js";
+import { loadLpipsScorer, type LpipsNetName } from "../evaluate/evaluate.js";
+import { hrTarget, latentDiagnostics, type LatentDiagnostics } from "./latent_diagnostics.js";
 import { readHeldout } from "../model_dir/heldout.js";
 import { modelFacts } from "./model_facts.js";
 import { OutputWriter } from "./outputs.js";
@@ -59,6 +65,10 @@ export interface DemoOptions {
   readonly device?: T.Device;
   /** Segment the reference for per-region rows (default true); false: the brain mask only. */
   readonly regions?: boolean;
+  /** LPIPS weights (as evaluate's --lpips-backbone, --lpips-linear, --lpips-net): LPIPS columns, whole grid and brain. */
+  readonly lpips?: { readonly backbone: string; readonly linear: string; readonly net?: LpipsNetName };
+  /** Measure rho and cos of the latents on the slab (default true; a second sampling pass over the slab). */
+  readonly latent?: boolean;
   /** Stage messages and warnings. */
   readonly log?: (line: string) => void;
   readonly onEnhanceProgress?: (p: EnhanceProgress) => void;
@@ -72,7 +82,7 @@ export interface DemoResult {
 }
 
 /** How `moediff-sr baseline` interpolates each method. */
-const INTERPOLATION: Readonly<Record<Exclude<MethodKey, "enhanced">, Interpolation>> = { input: "nearest", trilinear: "trilinear", bspline: "bspline" };
+const INTERPOLATION: Readonly<Record<Exclude<MethodKey, "enhanced" | "autoencoder">, Interpolation>> = { input: "nearest", trilinear: "trilinear", bspline: "bspline" };
 
 const gridOf = (v: Volume): Grid => ({ dims: [v.dims[0], v.dims[1], v.dims[2]], affine: Array.from(v.affine) });
 const gridFacts = (g: { dims: readonly number[]; affine: readonly number[] }) => ({ dims: [g.dims[0], g.dims[1], g.dims[2]] as [number, number, number], voxelSize: voxelSizes(g.affine) });
@@ -129,6 +139,39 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   };
 
   const w = new OutputWriter(o.out); // first, so an unusable output directory fails before any work
+  // LPIPS weights next, for the same reason.
+  let lpips: ScopeLpips | undefined;
+  let scorer: Awaited<ReturnType<typeof loadLpipsScorer>> | null = null;
+  if (o.lpips !== undefined) {
+    const l = o.lpips;
+    scorer = await timed("load LPIPS", `loading the LPIPS network (${l.net ?? "vgg"}) from ${l.backbone} and ${l.linear}`, () =>
+      loadLpipsScorer({ lpipsBackbone: l.backbone, lpipsLinear: l.linear, lpipsNet: l.net ?? "vgg" }),
+    );
+    lpips = { scorer, backbone: l.backbone, linear: l.linear };
+  }
+  try {
+    return await demoSteps(o, { log, warn, warnings, device, whole, timings, t0, timed, w, lpips });
+  } finally {
+    scorer?.dispose();
+  }
+}
+
+interface DemoContext {
+  readonly log: (line: string) => void;
+  readonly warn: (s: string) => void;
+  readonly warnings: string[];
+  readonly device: T.Device;
+  readonly whole: boolean;
+  readonly timings: Record<string, number>;
+  readonly t0: number;
+  readonly timed: <R>(name: string, message: string, fn: () => R | Promise<R>) => Promise<R>;
+  readonly w: OutputWriter;
+  readonly lpips: ScopeLpips | undefined;
+}
+
+/** Steps 1-9 of the header. */
+async function demoSteps(o: DemoOptions, ctx: DemoContext): Promise<DemoResult> {
+  const { log, warn, warnings, device, whole, timings, t0, timed, w, lpips } = ctx;
   const { heldout, pipe } = await timed("load model", `loading the model ${resolve(o.modelDir)}`, () => {
     const h = readHeldout(o.modelDir);
     return { heldout: h, pipe: MoEDiffSRPipeline.fromDir(o.modelDir, { device }) };
@@ -199,8 +242,38 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     await timed("baselines", "baselines: nearest neighbour (input), trilinear, cubic B-spline", () => {
       for (const [m, interpolation] of Object.entries(INTERPOLATION) as [MethodKey, Interpolation][]) outputs[m] = resample(lr, evalGrid, { interpolation, fill: 0 });
     });
+    const autoencoder = await timed("autoencoder", "autoencoder only: the same pipeline with steps 0, decode(encode(LR))", () =>
+      enhanceVolume(pipe, lr, { ...enhanceOptions, steps: 0, explain: false, inputScale: wholeVolumeScale, like: enhanceGrid, axes: [lm.card.slice.axis] }),
+    );
+    outputs.autoencoder = toEval(autoencoder.output);
 
-    // 7. Files and scores.
+    // 7. Latent diagnostics.
+    let latent: LatentDiagnostics | null = null;
+    let latentNote: string | null = null;
+    if (o.latent === false) latentNote = "not measured (turned off)";
+    else if (enhanceOptions.steps === 0) latentNote = "not measured: steps 0 samples nothing (rho is 0 by definition)";
+    else if (lm.card.slice.axis !== slab.axis) latentNote = `not measured: the slab is cut along ${slab.axis}, the model slices along ${lm.card.slice.axis}`;
+    else {
+      latent = await timed("latent diagnostics", "latent diagnostics: rho and cos of the sampler's final latent on the slab (a second pass over its tiles)", () =>
+        latentDiagnostics(pipe, {
+          lr,
+          grid: enhanceGrid,
+          inputScale: wholeVolumeScale,
+          target: hrTarget(hr, sim, dim, c0, c1, lm.card.normalisePercentile),
+          first: slab.first - c0,
+          last: slab.last - c0,
+          settings: enhanceOptions,
+          output: enhanced.output,
+        }),
+      );
+      latent = { ...latent, slices: latent.slices.map((k) => k + c0) };
+      log(`latent: rho ${latent.rho.toFixed(3)}, cos ${latent.cos.toFixed(3)} (|z_out - z_LR| ${latent.moved.toPrecision(4)}, |z_HR - z_LR| ${latent.gap.toPrecision(4)}; ${latent.tiles} tiles)`);
+      if (latent.decodedVsOutput !== null && latent.decodedVsOutput > 1e-3) {
+        warn(`the latent pass's decoded tiles differ from the enhanced output by up to ${latent.decodedVsOutput.toPrecision(3)} (normalised): rho and cos may not describe the output`);
+      }
+    }
+
+    // 8. Files and scores.
     const files = (prefix: string): Record<MethodKey, string> => Object.fromEntries(METHODS.map((m) => [m.key, w.path(`${prefix}${m.key}.nii.gz`)])) as Record<MethodKey, string>;
     const writeSet = (prefix: string, cut: (v: Volume) => Volume, cutMask: (m: Uint8Array) => Uint8Array): { ref: string; regions: string | null } => {
       const ref = cut(reference);
@@ -225,14 +298,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       const slabSet = whole ? writeSet("slab/", (v) => cropVolume(v, dim, slab.first, slab.last), cutSlab) : null;
       return { primary, slabSet };
     });
-    const evaluations: ScopeScores[] = await timed("evaluate", "evaluating every method (as moediff-sr evaluate)", () => {
+    const evaluations: ScopeScores[] = await timed("evaluate", `evaluating every method (as moediff-sr evaluate${lpips !== undefined ? ", with LPIPS" : ""})`, () => {
       const scopes: ScopeScores[] = [];
-      if (slabSet !== null) scopes.push(scoreScope("slab", slabSet.ref, files("slab/"), slabSet.regions, dim));
-      scopes.push(scoreScope(whole ? "volume" : "slab", primary.ref, files(""), primary.regions, dim));
+      if (slabSet !== null) scopes.push(scoreScope("slab", slabSet.ref, files("slab/"), slabSet.regions, dim, { lpips }));
+      scopes.push(scoreScope(whole ? "volume" : "slab", primary.ref, files(""), primary.regions, dim, { lpips }));
       return scopes.map((s) => relativise(s, w));
     });
 
-    // 8. Figures.
+    // 9. Figures.
     const rel = figureSlices(slab.last - slab.first + 1);
     const slices = rel.map((s) => (whole ? s + slab.first : s));
     const figures = await timed("figures", "figures: comparison panel, per-expert differences, gates", async () => {
@@ -259,7 +332,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const s = enhanced.stats;
     const r: DemoReport = {
       format: DEMO_REPORT_FORMAT,
-      version: 1,
+      version: 2,
       mode: whole ? "whole" : "slab",
       model: facts,
       heldout: {
@@ -292,6 +365,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         seconds: s.seconds,
       },
       regions: { method: masks.method, names: [...masks.masks.keys()], note: masks.note },
+      autoencoder: { seconds: autoencoder.stats.seconds },
+      latent: { measured: latent, note: latentNote },
+      lpips: lpips === undefined ? null : { net: lpips.scorer.net, backbone: lpips.backbone, linear: lpips.linear },
       evaluations,
       figures,
       files: [...w.files, "metrics.json", "summary.md", "summary.html"],

@@ -9,9 +9,11 @@
 // the same library functions give everything else with the same definitions (MSE, RMSE and PSNR over
 // the grid or the region, HFEN with the LoG of the whole grid summed over the region, the per-slice
 // 2-D metrics) and the 3-D SSIM is NaN ("n/a") with a note.
+// With LPIPS weights (scoreScope's `lpips`), LPIPS of the whole grid and inside the brain mask, as
+// evaluate --lpips-* computes them (evaluate.ts).
 import { basename } from "node:path";
 import { readNifti, toVolume } from "../nifti/index.js";
-import { regionMaskFiles, runEvaluate, type EvaluateReport } from "../evaluate/evaluate.js";
+import { brainLpips, regionMaskFiles, runEvaluate, type EvaluateReport, type LpipsNetName, type LpipsScorer } from "../evaluate/evaluate.js";
 import type { RegionMetrics, VolumeScores } from "../metrics/regions.js";
 import { hfen, kernelRadius, mse, perSliceMetrics, psnrFromMse, type SliceMetrics } from "../metrics/volume_metrics.js";
 import { dataRange as minMax, type Volume } from "../volume/volume.js";
@@ -25,6 +27,11 @@ export const METHODS = [
   { key: "input", label: "input (nearest)", description: "the LR acquisition placed on the HR grid by nearest neighbour: each HR voxel shows the LR voxel it lies in (no new information)" },
   { key: "trilinear", label: "trilinear", description: "trilinear interpolation of the LR acquisition" },
   { key: "bspline", label: "cubic B-spline", description: "prefiltered cubic B-spline interpolation of the LR acquisition (it passes through the LR samples)" },
+  {
+    key: "autoencoder",
+    label: "autoencoder only",
+    description: "the model's VQ-VAE alone, no diffusion step: the 3T latent every chain starts from, decoded (decode(encode(LR)), moediff-sr enhance --steps 0)",
+  },
   { key: "enhanced", label: "MoEDiff-SR", description: "the model's output, as moediff-sr enhance makes it" },
 ] as const;
 
@@ -38,7 +45,25 @@ export interface MethodScores {
   /** Means over the slices across the slab axis of the 2-D metrics (slices with a NaN value left out). */
   readonly sliceMeans: { readonly psnr: number; readonly ssim: number; readonly hfen: number; readonly slices: number };
   readonly perSlice: readonly SliceMetrics[];
+  /** With LPIPS weights: LPIPS of the whole grid and inside the brain mask (null without one). */
+  readonly lpips?: { readonly value: number; readonly brain: number | null };
 }
+
+/** LPIPS weights for scoreScope, as evaluate takes them (--lpips-backbone, --lpips-linear, --lpips-net). */
+export interface ScopeLpips {
+  readonly scorer: LpipsScorer;
+  readonly backbone: string;
+  readonly linear: string;
+}
+
+export interface ScopeOptions {
+  /** Called after each method is scored. */
+  readonly onMethod?: (done: number, total: number) => void;
+  /** LPIPS weights: LPIPS of the whole grid and inside the brain mask too. */
+  readonly lpips?: ScopeLpips;
+}
+
+export const lpipsOptions = (l: ScopeLpips): { lpipsBackbone: string; lpipsLinear: string; lpipsNet: LpipsNetName } => ({ lpipsBackbone: l.backbone, lpipsLinear: l.linear, lpipsNet: l.scorer.net });
 
 export interface ScopeScores {
   /** "slab": the held-out slab; "volume": the whole volume (with --whole; it includes training slices). */
@@ -67,14 +92,18 @@ export function scoreScope(
   files: Readonly<Record<MethodKey, string>>,
   regionsDir: string | null,
   axis: 0 | 1 | 2,
-  onMethod?: (done: number, total: number) => void,
+  o: ScopeOptions = {},
 ): ScopeScores {
+  const { onMethod, lpips } = o;
   const refDims = readNifti(reference).dims;
-  if (Math.min(refDims[0] ?? 0, refDims[1] ?? 0, refDims[2] ?? 0) < SSIM_WINDOW) return scoreThinScope(scope, reference, files, regionsDir, axis, onMethod);
+  if (Math.min(refDims[0] ?? 0, refDims[1] ?? 0, refDims[2] ?? 0) < SSIM_WINDOW) return scoreThinScope(scope, reference, files, regionsDir, axis, o);
   let first: EvaluateReport | null = null;
   const methods: MethodScores[] = [];
   for (const [i, m] of METHODS.entries()) {
-    const r = runEvaluate({ pred: files[m.key], ref: reference, perSlice: true, axis, ...(regionsDir !== null ? { regions: regionsDir } : {}) });
+    const r = runEvaluate(
+      { pred: files[m.key], ref: reference, perSlice: true, axis, ...(regionsDir !== null ? { regions: regionsDir } : {}), ...(lpips !== undefined ? lpipsOptions(lpips) : {}) },
+      lpips?.scorer,
+    );
     first ??= r;
     const slices = r.slices?.metrics ?? [];
     methods.push({
@@ -89,6 +118,7 @@ export function scoreScope(
         slices: slices.length,
       },
       perSlice: slices,
+      ...(r.lpips !== undefined ? { lpips: { value: r.lpips.value, brain: r.lpips.brain?.region === "brain" ? r.lpips.brain.value : null } } : {}),
     });
     onMethod?.(i + 1, METHODS.length);
   }
@@ -115,8 +145,9 @@ function scoreThinScope(
   files: Readonly<Record<MethodKey, string>>,
   regionsDir: string | null,
   axis: 0 | 1 | 2,
-  onMethod?: (done: number, total: number) => void,
+  o: ScopeOptions = {},
 ): ScopeScores {
+  const { onMethod, lpips } = o;
   const ref = load(reference);
   const [lo, hi] = minMax(ref.data);
   const range = hi - lo;
@@ -140,6 +171,14 @@ function scoreThinScope(
       return { mse: e, rmse: Math.sqrt(e), psnr: psnrFromMse(e, range), ssim: Number.NaN, hfen: hfen(pred.data, ref.data, ref.dims, mask !== undefined ? { mask } : {}) };
     };
     const slices = perSliceMetrics(pred.data, ref.data, ref.dims, range, axis);
+    const brain = regions.find((g) => g.name === "brain");
+    const lp =
+      lpips === undefined
+        ? undefined
+        : {
+            value: lpips.scorer.score(pred.data, ref.data, ref.dims, { axis, low: lo, range }).mean,
+            brain: brain === undefined ? null : brainLpips(lpips.scorer, pred.data, ref.data, ref.dims, brain.mask, { axis, low: lo, range }).mean,
+          };
     onMethod?.(i + 1, METHODS.length);
     return {
       method: m.key,
@@ -153,6 +192,7 @@ function scoreThinScope(
         slices: slices.length,
       },
       perSlice: slices,
+      ...(lp !== undefined ? { lpips: lp } : {}),
     };
   });
   return {

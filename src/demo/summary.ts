@@ -1,9 +1,13 @@
 // The demo's summary (OUT/summary.md and OUT/summary.html) and the short table it prints, from the
 // run's record (types.ts). Numbers are metrics.json's, formatted with fixed digits: PSNR 2 decimals,
-// SSIM and HFEN 4, RMSE 4 significant digits; "n/a" for NaN (e.g. SSIM of a region with no voxel in
-// the SSIM map's interior), "inf" for an exact match.
+// SSIM, HFEN and LPIPS 4, RMSE 4 significant digits; "n/a" for NaN (e.g. SSIM of a region with no voxel
+// in the SSIM map's interior), "inf" for an exact match.
+// Every table leads with the brain (SPEC section 6: a black background must never carry a claim): the
+// figures inside the reference's brain mask and the brain PSNR's difference to the cubic B-spline come
+// first, the whole grid (background included) second. The latent diagnostics (ρ, cos) follow.
 import { renderHtml, renderMarkdown, type Block, type Text } from "../util/document.js";
 import { METHODS, type MethodScores, type ScopeScores } from "./score.js";
+import { brainFirst } from "./results_layout.js";
 import type { DemoReport } from "./types.js";
 
 export const LIMITS = [
@@ -14,6 +18,9 @@ const num = (v: number, f: (x: number) => string): string => (Number.isNaN(v) ? 
 export const fmtPsnr = (v: number): string => num(v, (x) => x.toFixed(2));
 export const fmtSsim = (v: number): string => num(v, (x) => x.toFixed(4));
 export const fmtHfen = fmtSsim;
+export const fmtLpips = fmtSsim;
+/** A difference in dB with its sign: "+0.70", "-2.56", "0.00". */
+export const fmtDelta = (v: number): string => num(v, (x) => `${x > 0.005 ? "+" : ""}${Math.abs(x) < 0.005 ? "0.00" : x.toFixed(2)}`);
 export const fmtRmse = (v: number): string => num(v, (x) => Number(x.toPrecision(4)).toString());
 const fmtMm = (v: number): string => Number(v.toPrecision(6)).toString();
 
@@ -36,6 +43,16 @@ function brainRegion(m: MethodScores) {
   return m.regions.find((r) => r.name === "brain");
 }
 
+/** Brain PSNR minus the cubic B-spline's, per method (NaN without a B-spline row or brain mask). */
+function brainDelta(s: ScopeScores, m: MethodScores): number {
+  const base = s.methods.find((x) => x.method === "bspline");
+  const b = brainRegion(m);
+  const ref = base === undefined ? undefined : brainRegion(base);
+  return b === undefined || ref === undefined ? Number.NaN : b.psnr - ref.psnr;
+}
+
+const withLpips = (s: ScopeScores): boolean => s.methods.some((m) => m.lpips !== undefined);
+
 function scopeBlocks(s: ScopeScores, r: DemoReport): Block[] {
   const slab = r.heldout.slab;
   const n = slab.last - slab.first + 1;
@@ -43,6 +60,24 @@ function scopeBlocks(s: ScopeScores, r: DemoReport): Block[] {
     s.scope === "slab"
       ? `Held-out slab: ${slab.axis} slices ${slab.first}–${slab.last} (${n} slices, never seen in training)`
       : "Whole volume (it includes the slices the model was trained on)";
+  const lp = withLpips(s);
+  const lpipsCell = (v: number | null | undefined): string[] => (lp ? [v === undefined || v === null ? "n/a" : fmtLpips(v)] : []);
+  const withBrain = s.methods.filter((m) => brainRegion(m) !== undefined);
+  const brainTable: Block[] =
+    withBrain.length === s.methods.length && s.methods.length > 0
+      ? [
+          {
+            kind: "table",
+            caption: `Inside the brain mask of the reference (${brainRegion(s.methods[0] as MethodScores)?.voxels ?? 0} voxels): the figures to judge by. PSNR with the data range ${fmtRmse(s.dataRange)} (reference max − min); Δ = brain PSNR minus the cubic B-spline's.`,
+            header: ["method", "PSNR dB", "SSIM", "HFEN", ...(lp ? ["LPIPS"] : []), "Δ PSNR vs B-spline dB", "RMSE"],
+            align: ["left", "right", "right", "right", ...(lp ? ["right" as const] : []), "right", "right"],
+            rows: s.methods.map((m) => {
+              const b = brainRegion(m)!;
+              return [methodLabel(m.method), fmtPsnr(b.psnr), fmtSsim(b.ssim), fmtHfen(b.hfen), ...lpipsCell(m.lpips?.brain), fmtDelta(brainDelta(s, m)), fmtRmse(b.rmse)];
+            }),
+          },
+        ]
+      : [{ kind: "paragraph", text: "No brain mask of the reference (see the regions note): only whole-grid figures, which a black background flatters; no claim should rest on them." }];
   const blocks: Block[] = [
     { kind: "heading", level: 2, text: heading },
     {
@@ -58,27 +93,23 @@ function scopeBlocks(s: ScopeScores, r: DemoReport): Block[] {
           : []),
       ],
     },
+    ...brainTable,
     {
       kind: "table",
-      caption: "Whole grid (background included). SSIM is 3-D; SSIM 2-D is the mean over the slices of the per-slice SSIM.",
-      header: ["method", "PSNR dB", "SSIM", "SSIM 2-D", "HFEN", "RMSE"],
-      align: ["left", "right", "right", "right", "right", "right"],
-      rows: s.methods.map((m) => [methodLabel(m.method), fmtPsnr(m.volume.psnr), fmtSsim(m.volume.ssim), fmtSsim(m.sliceMeans.ssim), fmtHfen(m.volume.hfen), fmtRmse(m.volume.rmse)]),
+      caption: "Whole grid, the zero background included (it flatters any method that keeps it black). SSIM is 3-D; SSIM 2-D is the mean over the slices of the per-slice SSIM.",
+      header: ["method", "PSNR dB", "SSIM", "SSIM 2-D", "HFEN", ...(lp ? ["LPIPS"] : []), "RMSE"],
+      align: ["left", "right", "right", "right", "right", ...(lp ? ["right" as const] : []), "right"],
+      rows: s.methods.map((m) => [
+        methodLabel(m.method),
+        fmtPsnr(m.volume.psnr),
+        fmtSsim(m.volume.ssim),
+        fmtSsim(m.sliceMeans.ssim),
+        fmtHfen(m.volume.hfen),
+        ...lpipsCell(m.lpips?.value),
+        fmtRmse(m.volume.rmse),
+      ]),
     },
   ];
-  const withBrain = s.methods.filter((m) => brainRegion(m) !== undefined);
-  if (withBrain.length === s.methods.length) {
-    blocks.push({
-      kind: "table",
-      caption: `Inside the brain mask (${brainRegion(s.methods[0] as MethodScores)?.voxels ?? 0} voxels).`,
-      header: ["method", "PSNR dB", "SSIM", "HFEN", "RMSE"],
-      align: ["left", "right", "right", "right", "right"],
-      rows: s.methods.map((m) => {
-        const b = brainRegion(m)!;
-        return [methodLabel(m.method), fmtPsnr(b.psnr), fmtSsim(b.ssim), fmtHfen(b.hfen), fmtRmse(b.rmse)];
-      }),
-    });
-  }
   const first = s.methods[0];
   const others = first?.regions.filter((g) => g.name !== "brain") ?? [];
   if (first !== undefined && others.length > 0) {
@@ -132,7 +163,12 @@ function howItWasMade(r: DemoReport): Text[] {
       `The input was normalised by ${fmtRmse(e.inputScale)}, the 99.5th percentile of the whole LR volume's foreground on the HR grid, as the training data were`,
       `. ${e.slicesRun} slices, ${e.tilesRun} tiles, ${e.seconds.toFixed(1)} s.`,
     ],
-    "Metrics as moediff-sr evaluate computes them: PSNR = 10 log10(R² / MSE) with R the reference's max − min; SSIM as scikit-image (Gaussian σ 1.5, K1 0.01, K2 0.03), 3-D, averaged over voxels at least 5 voxels from every face (on a thin slab, its middle slices only); SSIM 2-D the same per slice across the slab axis, averaged over slices; HFEN = ‖LoG(pred) − LoG(ref)‖ / ‖LoG(ref)‖ with σ 1.5.",
+    "Metrics as moediff-sr evaluate computes them: PSNR = 10 log10(R² / MSE) with R the reference's max − min (over the grid, also for the brain rows); SSIM as scikit-image (Gaussian σ 1.5, K1 0.01, K2 0.03), 3-D, averaged over voxels at least 5 voxels from every face (on a thin slab, its middle slices only); SSIM 2-D the same per slice across the slab axis, averaged over slices; HFEN = ‖LoG(pred) − LoG(ref)‖ / ‖LoG(ref)‖ with σ 1.5 (inside a region: both norms summed over its voxels).",
+    ...(r.lpips !== null
+      ? [
+          `LPIPS v0.1 (${r.lpips.net}; weights ${r.lpips.backbone} and ${r.lpips.linear}) per slice across the slab axis, slices mapped to [−1, 1] by the data range, mean over the slices; inside the brain: both images set to the reference minimum outside the brain mask, mean over the slices with brain.`,
+        ]
+      : []),
     r.regions.method === "segment"
       ? "Regions: moediff-sr segment of the HR reference (the whole source volume, then cut to the grid): brain mask, CSF/GM/WM and derived regions (regions/*.nii.gz)."
       : r.regions.method === "brain-mask"
@@ -160,8 +196,23 @@ function modelBlocks(r: DemoReport): Block[] {
   ];
 }
 
+/** ρ and cos of the latent on the slab (latent_diagnostics.ts). */
+export function latentText(r: DemoReport): string {
+  const l = r.latent.measured;
+  if (l === null) return `Latent diagnostics: ${r.latent.note ?? "not measured"}.`;
+  const shape = l.latentShape.join("×");
+  const check = l.decodedVsOutput === null ? "" : ` Decoding this z_out gives the enhanced output to within ${l.decodedVsOutput.toExponential(1)} (normalised intensities), so it is the output's latent.`;
+  return (
+    `Latent diagnostics on the slab's ${l.slices.length} slices with signal (${l.tiles} tiles, latents ${shape}): ρ = |z_out − z_LR| / |z_HR − z_LR| = ${fmtRatio(l.rho)}, cos(z_out − z_LR, z_HR − z_LR) = ${fmtRatio(l.cos)} ` +
+    `(|z_out − z_LR| = ${fmtRmse(l.moved)}, |z_HR − z_LR| = ${fmtRmse(l.gap)}, Frobenius norms). z_LR is the 3T slice's latent (what the autoencoder-only row decodes), z_HR the HR reference slice's latent with its b and g (the training target), z_out the sampler's final latent before decoding. ` +
+    `ρ 0: the sampler left the 3T latent where it was; ρ 1 and cos 1: it reached the HR latent; cos ≤ 0: it moved away from it.${check}`
+  );
+}
+
+export const fmtRatio = (v: number): string => num(v, (x) => x.toFixed(3));
+
 function resultsBlocks(r: DemoReport): Block[] {
-  const res = r.heldout.results;
+  const res = r.heldout.results === undefined ? undefined : brainFirst(r.heldout.results);
   if (res === undefined) return [];
   const blocks: Block[] = [
     { kind: "heading", level: 2, text: res.title },
@@ -195,9 +246,10 @@ export function summaryBlocks(r: DemoReport): Block[] {
     },
   ];
   for (const s of r.evaluations) blocks.push(...scopeBlocks(s, r));
+  blocks.push({ kind: "paragraph", text: latentText(r) });
   blocks.push(
     { kind: "heading", level: 2, text: "Figures" },
-    { kind: "paragraph", text: "LR input, trilinear, cubic B-spline, MoEDiff-SR and the reference, with a magnified inset:" },
+    { kind: "paragraph", text: `${METHODS.map((m) => m.label).join(", ")} and the reference, with a magnified inset:` },
     { kind: "image", src: r.figures.panel, alt: "comparison panel" },
     { kind: "paragraph", text: "Each expert's own estimate and the aggregated output: absolute difference to the reference (brighter = larger error):" },
     { kind: "image", src: r.figures.experts, alt: "per-expert difference maps" },
@@ -231,20 +283,36 @@ export function summaryHtml(r: DemoReport): string {
   return renderHtml(summaryBlocks(r), `MoEDiff-SR demo: ${r.heldout.source.subject}`);
 }
 
-/** The short plain-text table the command prints: per scope, the whole grid and the brain mask. */
+/**
+ * The short plain-text table the command prints, per scope: inside the brain mask first (PSNR, SSIM,
+ * HFEN, LPIPS with weights, Δ PSNR vs the cubic B-spline), then the whole grid; then ρ and cos.
+ */
 export function shortTable(r: DemoReport): string {
   const lines: string[] = [];
+  const pad = (v: string, n: number): string => v.padStart(n);
   for (const s of r.evaluations) {
-    const brain = s.methods.every((m) => brainRegion(m) !== undefined);
-    lines.push(s.scope === "slab" ? `held-out slab (${s.dims.join("x")}):` : `whole volume (${s.dims.join("x")}, includes training slices):`);
-    lines.push(`  ${"".padEnd(17)}${"PSNR dB".padStart(9)}${"SSIM".padStart(8)}${"HFEN".padStart(8)}${brain ? `${"brain PSNR".padStart(12)}${"brain SSIM".padStart(12)}` : ""}`);
+    const brain = s.methods.length > 0 && s.methods.every((m) => brainRegion(m) !== undefined);
+    const lp = withLpips(s);
+    const where = s.scope === "slab" ? `held-out slab (${s.dims.join("x")})` : `whole volume (${s.dims.join("x")}, includes training slices)`;
+    lines.push(`${where}; PSNR with data range ${fmtRmse(s.dataRange)} (reference max - min):`);
+    const brainHead = brain ? ["brain PSNR", "brain SSIM", "brain HFEN", ...(lp ? ["brain LPIPS"] : []), "Δ brain PSNR"] : [];
+    const wholeHead = ["PSNR dB", "SSIM", "HFEN", ...(lp ? ["LPIPS"] : [])];
+    const width = (h: string): number => Math.max(8, h.length + 2);
+    lines.push(`  ${"".padEnd(17)}${[...brainHead, ...wholeHead].map((h) => pad(h, width(h))).join("")}`);
     for (const m of s.methods) {
       const b = brainRegion(m);
-      lines.push(
-        `  ${methodLabel(m.method).padEnd(17)}${fmtPsnr(m.volume.psnr).padStart(9)}${fmtSsim(m.volume.ssim).padStart(8)}${fmtHfen(m.volume.hfen).padStart(8)}` +
-          (brain && b !== undefined ? `${fmtPsnr(b.psnr).padStart(12)}${fmtSsim(b.ssim).padStart(12)}` : ""),
-      );
+      const brainCells = brain && b !== undefined ? [fmtPsnr(b.psnr), fmtSsim(b.ssim), fmtHfen(b.hfen), ...(lp ? [m.lpips?.brain === undefined || m.lpips.brain === null ? "n/a" : fmtLpips(m.lpips.brain)] : []), fmtDelta(brainDelta(s, m))] : [];
+      const wholeCells = [fmtPsnr(m.volume.psnr), fmtSsim(m.volume.ssim), fmtHfen(m.volume.hfen), ...(lp ? [m.lpips === undefined ? "n/a" : fmtLpips(m.lpips.value)] : [])];
+      const heads = [...brainHead, ...wholeHead];
+      lines.push(`  ${methodLabel(m.method).padEnd(17)}${[...brainCells, ...wholeCells].map((c, i) => pad(c, width(heads[i] as string))).join("")}`);
     }
+    if (!brain) lines.push("  (no brain mask: whole-grid figures only, which a black background flatters)");
   }
+  const l = r.latent.measured;
+  lines.push(
+    l === null
+      ? `latent: ${r.latent.note ?? "not measured"}`
+      : `latent (MoEDiff-SR, ${l.slices.length} slab slices): rho = |z_out - z_LR| / |z_HR - z_LR| = ${fmtRatio(l.rho)}, cos(z_out - z_LR, z_HR - z_LR) = ${fmtRatio(l.cos)}`,
+  );
   return lines.join("\n");
 }

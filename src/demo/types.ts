@@ -3,6 +3,7 @@
 import type { HeldoutAcquisition, HeldoutResults, HeldoutSlab } from "../model_dir/heldout.js";
 import type { ModelFacts } from "./model_facts.js";
 import type { ScopeScores } from "./score.js";
+import type { LatentDiagnostics } from "./latent_diagnostics.js";
 
 export const DEMO_REPORT_FORMAT = "moediff-sr-demo";
 
@@ -13,7 +14,8 @@ export interface GridFacts {
 
 export interface DemoReport {
   readonly format: typeof DEMO_REPORT_FORMAT;
-  readonly version: 1;
+  /** 2: the autoencoder-only row, brain-first tables, latent diagnostics, LPIPS. */
+  readonly version: 2;
   /** "slab": only the held-out slab was enhanced; "whole": the whole volume (--whole). */
   readonly mode: "slab" | "whole";
   readonly model: ModelFacts;
@@ -53,6 +55,12 @@ export interface DemoReport {
     readonly seconds: number;
   };
   readonly regions: { readonly method: "segment" | "brain-mask" | "none"; readonly names: readonly string[]; readonly note: string | null };
+  /** The "autoencoder only" row: the same pipeline and grid with steps 0. */
+  readonly autoencoder: { readonly seconds: number };
+  /** rho and cos on the slab (latent_diagnostics.ts), or why they were not measured. */
+  readonly latent: { readonly measured: LatentDiagnostics | null; readonly note: string | null };
+  /** The LPIPS network, when weights were given. */
+  readonly lpips: { readonly net: string; readonly backbone: string; readonly linear: string } | null;
   readonly evaluations: readonly ScopeScores[];
   readonly figures: { readonly panel: string; readonly experts: string; readonly gates: string; readonly slices: readonly number[] };
   readonly files: readonly string[];

@@ -6,7 +6,9 @@
 // backbone (VGG-16 by default, or AlexNet) and the lpips package's lin layers. It is a 2-D network,
 // so it runs per slice across --axis (src/metrics/lpips_volume.ts: slices replicated to 3 channels,
 // mapped to [-1, 1] by 2 (x - ref min) / data range - 1, constant reference slices skipped) and the
-// volume's LPIPS is the mean over the slices used. It is not computed per region.
+// volume's LPIPS is the mean over the slices used. Besides the whole grid it is computed inside the
+// brain (brainLpips below): the --regions mask named "brain", else the --mask region; not per other region.
+// Tables lead with the brain (report_text.ts): a black background must never carry a claim.
 //
 // Decisions: pred, mask and labels must lie on the reference grid (same dims, affine equal to 1e-4 mm);
 // otherwise the command refuses and suggests --resample, which resamples pred trilinearly (mask and
@@ -83,6 +85,8 @@ export interface LpipsReport {
   slicesSkipped: number;
   /** Every slice used, with --per-slice. */
   slices?: { index: number; lpips: number }[];
+  /** Inside the brain region (brainRegionOf), when there is one. */
+  brain?: { region: string; value: number; slicesUsed: number; slicesSkipped: number };
 }
 
 export interface EvaluateReport {
@@ -169,6 +173,40 @@ function regionsFromDir(dir: string, ref: Volume, o: EvaluateOptions, resampled:
   return { sets, skipped };
 }
 
+/**
+ * The brain region of a report's region sets: the --regions mask named "brain" (segment --regions writes
+ * it), else the --mask region; undefined if neither was given.
+ */
+export function brainRegionOf<R extends { name: string; set: RegionSetKind }>(regions: readonly R[]): R | undefined {
+  return regions.find((g) => g.set === "regions" && g.name === "brain") ?? regions.find((g) => g.set === "mask");
+}
+
+/**
+ * LPIPS inside a mask: every voxel outside it is set to the reference minimum `low` in both images, so
+ * the background carries no difference and no feature; slices with no mask voxel (a constant masked
+ * reference) are skipped as lpipsVolume skips constant slices. The spatial mean inside the network
+ * still runs over the whole slice, so the value is comparable between methods on the same mask, not
+ * between masks of different sizes.
+ */
+export function brainLpips(
+  scorer: LpipsScorer,
+  pred: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  dims: readonly [number, number, number],
+  mask: ArrayLike<number>,
+  o: { axis: Axis; low: number; range: number },
+): { mean: number; slices: { index: number; lpips: number }[]; skipped: number[] } {
+  if (mask.length !== ref.length || pred.length !== ref.length) throw new RangeError(`brainLpips: pred, ref and mask must have the same length, got ${pred.length}, ${ref.length}, ${mask.length}`);
+  const p = new Float32Array(ref.length);
+  const r = new Float32Array(ref.length);
+  for (let i = 0; i < ref.length; i++) {
+    const inside = (mask[i] as number) !== 0 && !Number.isNaN(mask[i] as number);
+    p[i] = inside ? (pred[i] as number) : o.low;
+    r[i] = inside ? (ref[i] as number) : o.low;
+  }
+  return scorer.score(p, r, dims, o);
+}
+
 /** Whether the options ask for LPIPS; throws if they do so incompletely. */
 export function wantsLpips(o: EvaluateOptions): boolean {
   const b = o.lpipsBackbone !== undefined;
@@ -184,7 +222,7 @@ export function wantsLpips(o: EvaluateOptions): boolean {
 }
 
 /** Loads the tensor engine and the LPIPS network named by the options (only called when LPIPS is asked for). */
-export async function loadLpipsScorer(o: EvaluateOptions): Promise<LpipsScorer & { dispose(): void }> {
+export async function loadLpipsScorer(o: Pick<EvaluateOptions, "lpipsBackbone" | "lpipsLinear" | "lpipsNet">): Promise<LpipsScorer & { dispose(): void }> {
   const net: LpipsNetName = o.lpipsNet ?? "vgg";
   if (o.lpipsBackbone === undefined || o.lpipsLinear === undefined) throw new RangeError("evaluate: LPIPS needs both --lpips-backbone FILE and --lpips-linear FILE");
   try {
@@ -273,6 +311,15 @@ export function runEvaluate(o: EvaluateOptions, lpips?: LpipsScorer): EvaluateRe
       slicesSkipped: r.skipped.length,
     };
     if (o.perSlice === true) report.lpips.slices = r.slices;
+    const brain = brainRegionOf(report.regions);
+    if (brain !== undefined) {
+      const s = sets.find(([kind, rs]) => kind === brain.set && rs.names.includes(brain.name))?.[1];
+      if (s === undefined) throw new Error(`runEvaluate: internal error: no region set holds ${brain.name}`);
+      const label = s.names.indexOf(brain.name);
+      const mask = Uint8Array.from(s.index, (x) => (x === label ? 1 : 0));
+      const b = brainLpips(lpips, pred.data, ref.data, ref.dims, mask, { axis, low, range });
+      report.lpips.brain = { region: brain.name, value: b.mean, slicesUsed: b.slices.length, slicesSkipped: b.skipped.length };
+    }
   }
   return report;
 }

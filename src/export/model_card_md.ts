@@ -1,13 +1,15 @@
 // MODEL_CARD.md: the human-readable model card of an exported model directory (src/export/export_model.ts
 // writes it): intended use, the data and its simulated degradation, the recipe, the held-out results
-// and the known limits.
+// and the known limits. The results table is rendered brain first (src/demo/results_layout.ts), also when
+// heldout.json holds a table recorded before that layout.
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { DatasetManifest } from "../data/manifest.js";
 import { resolveMoEDiffConfig } from "../models/moediff/config.js";
 import type { VqvaeRunConfig } from "../models/vqvae/run_config.js";
 import { readModelCard } from "../model_dir/card.js";
-import type { HeldoutSpec } from "../model_dir/heldout.js";
+import type { HeldoutResults, HeldoutSpec } from "../model_dir/heldout.js";
+import { brainFirst } from "../demo/results_layout.js";
 import { renderMarkdown, type Block, type Text } from "../util/document.js";
 import { WEIGHT_FILES, type ExportRecord, type wallTimeFromLog } from "./record.js";
 
@@ -85,15 +87,7 @@ export function modelCardMarkdown(c: CardInput): string {
     const shown = [basename(dirname(dirname(path))), basename(dirname(path)), basename(path)].join("/"); // configs/default/NAME.json
     blocks.push({ kind: "paragraph", text: [{ code: shown }, ":"] }, { kind: "code", text: readFileSync(path, "utf8").trimEnd() });
   }
-  const r = h.results;
-  blocks.push({ kind: "heading", level: 2, text: "Held-out results" });
-  if (r === undefined) blocks.push({ kind: "paragraph", text: "Not evaluated yet (scripts/evaluate-default.mjs writes the table)." });
-  else {
-    blocks.push({ kind: "paragraph", text: r.title });
-    blocks.push({ kind: "table", header: [...r.columns], align: r.columns.map((_, i) => (i === 0 ? "left" : "right")), rows: r.rows.map((row) => row.map((x) => (x === null ? "n/a" : String(x)))) });
-    if (r.command !== undefined) blocks.push({ kind: "paragraph", text: ["Made by ", { code: r.command }, "."] });
-    if (r.notes !== undefined && r.notes.length > 0) blocks.push({ kind: "list", items: [...r.notes] });
-  }
+  blocks.push(...heldoutResultsBlocks(h.results));
   const ck = c.record.check;
   blocks.push(
     { kind: "heading", level: 2, text: "Precision of the weights" },
@@ -129,6 +123,24 @@ export function modelCardMarkdown(c: CardInput): string {
     },
   );
   return renderMarkdown(blocks);
+}
+
+/** The "Held-out results" section: the table brain first, how it was made, its notes. */
+export function heldoutResultsBlocks(results: HeldoutResults | undefined): Block[] {
+  const blocks: Block[] = [{ kind: "heading", level: 2, text: "Held-out results" }];
+  if (results === undefined) return [...blocks, { kind: "paragraph", text: "Not evaluated yet (scripts/evaluate-default.mjs writes the table)." }];
+  const r = brainFirst(results);
+  blocks.push(
+    { kind: "paragraph", text: r.title },
+    {
+      kind: "paragraph",
+      text: "Brain-masked figures first (inside the reference's brain mask; PSNR with the data range of the reference, max − min), then the whole grid, whose zero background flatters any method that keeps it black.",
+    },
+    { kind: "table", header: [...r.columns], align: r.columns.map((_, i) => (i === 0 ? "left" : "right")), rows: r.rows.map((row) => row.map((x) => (x === null ? "n/a" : String(x)))) },
+  );
+  if (r.command !== undefined) blocks.push({ kind: "paragraph", text: ["Made by ", { code: r.command }, "."] });
+  if (r.notes !== undefined && r.notes.length > 0) blocks.push({ kind: "list", items: [...r.notes] });
+  return blocks;
 }
 
 function dataItems(m: DatasetManifest, h: HeldoutSpec): Text[] {

@@ -1,7 +1,8 @@
 // The demo end to end on a synthetic brain, its prepared data set and a tiny random-weight model:
 // every file is written; the LR input is the data set's held-out LR; the baselines are the LR
-// resampled as `baseline` does; the summary's and metrics.json's numbers equal metrics computed here
-// independently from the written files. (--whole: pipeline_whole.test.ts.)
+// resampled as `baseline` does; the autoencoder-only row is the same pipeline with steps 0; the summary's
+// and metrics.json's numbers equal metrics computed here independently from the written files, brain
+// first; the latent diagnostics are recorded and printed. (--whole: run_whole.test.ts.)
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
@@ -16,7 +17,9 @@ import { dataRange, type Volume } from "../../src/volume/volume.js";
 import { runDemo, type DemoResult } from "../../src/demo/run.js";
 import { contextRange, cropGrid, cropVolume } from "../../src/demo/slab.js";
 import { loadSource } from "../../src/demo/source.js";
-import { fmtHfen, fmtPsnr, fmtRmse, fmtSsim } from "../../src/demo/summary.js";
+import { fmtDelta, fmtHfen, fmtPsnr, fmtRmse, fmtSsim } from "../../src/demo/summary.js";
+import { enhanceVolume } from "../../src/inference/enhance.js";
+import { MoEDiffSRPipeline } from "../../src/inference/pipeline.js";
 import { METHODS } from "../../src/demo/score.js";
 import { tempDir } from "../data/phantom.js";
 import { assertThrowsMatching } from "../helpers.js";
@@ -127,6 +130,8 @@ test("the summary's and metrics.json's numbers equal metrics computed independen
   const json = JSON.parse(readFileSync(join(out, "metrics.json"), "utf8"));
   const scope = json.evaluations[0];
   assert.equal(scope.scope, "slab");
+  const bsplineBrain = volumeAndRegionMetrics(load(join(out, "bspline.nii.gz")).data, ref.data, ref.dims, hi - lo, [regionsFromMask(brain.data, "brain")]).regions[0]![0]!.psnr;
+  assert.ok(md.indexOf("Inside the brain mask") < md.indexOf("Whole grid"), "the brain table first");
   assert.equal(scope.note, null, "the slab is thick enough for evaluate's 3-D SSIM");
   assert.ok(scope.dims[2] >= 11);
   assert.equal(scope.dataRange, hi - lo);
@@ -144,10 +149,39 @@ test("the summary's and metrics.json's numbers equal metrics computed independen
     }
     const row = `| ${m.label} | ${fmtPsnr(v.psnr)} | ${fmtSsim(v.ssim)} | ${fmtSsim(rec.sliceMeans.ssim)} | ${fmtHfen(v.hfen)} | ${fmtRmse(v.rmse)} |`;
     assert.ok(md.includes(row), `summary.md lacks the row ${row}`);
-    const brainRow = `| ${m.label} | ${fmtPsnr(b.psnr)} | ${fmtSsim(b.ssim)} | ${fmtHfen(b.hfen)} | ${fmtRmse(b.rmse)} |`;
+    const brainRow = `| ${m.label} | ${fmtPsnr(b.psnr)} | ${fmtSsim(b.ssim)} | ${fmtHfen(b.hfen)} | ${fmtDelta(b.psnr - bsplineBrain).replace("+", "\\+")} | ${fmtRmse(b.rmse)} |`;
     assert.ok(md.includes(brainRow), `summary.md lacks the brain row ${brainRow}`);
-    assert.ok(run.table.includes(fmtPsnr(v.psnr)));
+    const printed = run.table.split("\n").find((l) => l.trimStart().startsWith(m.label)) ?? assert.fail(`no printed row for ${m.label}`);
+    assert.deepEqual(printed.trim().slice(m.label.length).trim().split(/\s+/), [fmtPsnr(b.psnr), fmtSsim(b.ssim), fmtHfen(b.hfen), fmtDelta(b.psnr - bsplineBrain), fmtPsnr(v.psnr), fmtSsim(v.ssim), fmtHfen(v.hfen)], `printed row of ${m.label}`);
   }
+});
+
+test("the autoencoder-only row is the same pipeline on the same input with steps 0; the latent diagnostics are recorded", async () => {
+  const r = run.report;
+  const slab = r.heldout.slab;
+  const pair = fx.manifest.pairs.find((p) => p.hr.path === fx.hrPath)!;
+  const [c0, c1] = contextRange(slab.first, slab.last, pair.grid.dims[2]);
+  const grid = cropGrid({ dims: pair.grid.dims, affine: pair.grid.affine }, 2, c0, c1);
+  const pipe = MoEDiffSRPipeline.fromDir(fx.modelDir);
+  try {
+    const lr = load(join(out, "lr.nii.gz"));
+    const ae = await enhanceVolume(pipe, lr, { steps: 0, inputScale: r.enhance.wholeVolumeScale, like: grid, axes: ["z"] });
+    assert.deepEqual(ae.stats.evaluations, [0, 0, 0], "no expert ran");
+    const written = load(join(out, "autoencoder.nii.gz"));
+    assert.deepEqual(Array.from(written.data), Array.from(cropVolume(ae.output, 2, slab.first - c0, slab.last - c0).data));
+    assert.ok(written.data.some((v) => v > 0));
+    const enhanced = load(join(out, "enhanced.nii.gz"));
+    assert.ok(enhanced.data.some((v, i) => Math.abs(v - (written.data[i] as number)) > 1e-3), "the diffusion changed the image");
+  } finally {
+    pipe.dispose();
+  }
+  const l = r.latent.measured ?? assert.fail(`no latent diagnostics: ${r.latent.note}`);
+  assert.deepEqual(l.slices, Array.from({ length: slab.last - slab.first + 1 }, (_, i) => slab.first + i), "every slab slice, as HR indices");
+  assert.ok(l.decodedVsOutput !== null && l.decodedVsOutput < 1e-5, `z_out decodes to the output within ${l.decodedVsOutput}`);
+  assert.ok(Number.isFinite(l.rho) && l.rho > 0 && Math.abs(l.cos) <= 1);
+  assert.equal(JSON.parse(readFileSync(join(out, "metrics.json"), "utf8")).latent.measured.rho, l.rho);
+  assert.match(run.table, new RegExp(`\\nlatent \\(MoEDiff-SR, ${l.slices.length} slab slices\\): rho = .* = ${l.rho.toFixed(3)}, cos.* = ${l.cos.toFixed(3)}$`));
+  assert.ok(logged.some((s) => s.startsWith("latent: rho")));
 });
 
 test("the source: a missing Colin27 names the package; a different file is a warning", () => {

@@ -1,6 +1,6 @@
 // The demo with --whole on the synthetic brain and a tiny model: whole-volume rows after the slab
 // rows, the slab rows from slab cuts of the whole output, the whole volume normalised as the training
-// data were; with regions off, the brain mask alone.
+// data were; with regions off, the brain mask alone; the latent diagnostics on the slab's slices.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -40,4 +40,9 @@ test("--whole: whole-volume rows after the slab rows, and the slab rows from sla
   assert.deepEqual(Array.from(cut.data), Array.from(cropVolume(whole, 2, slab.first, slab.last).data));
   assert.equal(r.report.enhance.inputScale, r.report.enhance.wholeVolumeScale, "the whole volume is normalised as the training data were");
   assert.match(readFileSync(join(r.out, "summary.md"), "utf8"), /## Whole volume \(it includes the slices the model was trained on\)/);
+  // The latent diagnostics run on the slab's slices of the whole volume, and z_out is the output's latent there.
+  const l = r.report.latent.measured ?? assert.fail(`no latent diagnostics: ${r.report.latent.note}`);
+  assert.ok(l.slices.length > 0 && l.slices.every((k) => k >= slab.first && k <= slab.last), `slices ${l.slices.join(", ")}`);
+  assert.ok(l.decodedVsOutput !== null && l.decodedVsOutput < 1e-5, `z_out decodes to the output within ${l.decodedVsOutput}`);
+  assert.deepEqual(load(join(r.out, "slab/autoencoder.nii.gz")).dims, slabScope!.dims, "the autoencoder row on the slab too");
 });

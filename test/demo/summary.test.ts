@@ -1,10 +1,11 @@
-// The summary renderers: Markdown and HTML escaping, the tables' numbers, the training-time results
-// section rendered as given (and omitted without it), the limits and the warnings.
+// The summary renderers: Markdown and HTML escaping, the tables' numbers (brain first, the Δ on the
+// brain PSNR, the whole grid second), the latent diagnostics, the training-time results section (an
+// older whole-first table put brain first; omitted without it), the limits and the warnings.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { escapeHtml, escapeMarkdown, renderHtml, renderMarkdown, type Block } from "../../src/util/document.js";
 import { METHODS, type MethodScores, type ScopeScores } from "../../src/demo/score.js";
-import { fmtHfen, fmtPsnr, fmtRmse, fmtSsim, shortTable, summaryHtml, summaryMarkdown } from "../../src/demo/summary.js";
+import { fmtDelta, fmtHfen, fmtPsnr, fmtRmse, fmtSsim, shortTable, summaryHtml, summaryMarkdown } from "../../src/demo/summary.js";
 import { DEMO_REPORT_FORMAT, reportJson, type DemoReport } from "../../src/demo/types.js";
 
 test("Markdown escaping keeps text literal, in paragraphs and table cells", () => {
@@ -51,7 +52,12 @@ function method(key: (typeof METHODS)[number]["key"], psnr: number, ssim: number
   };
 }
 
-function fakeReport(o: { results?: boolean; warnings?: string[] } = {}): DemoReport {
+function fakeReport(o: { results?: boolean; oldResults?: boolean; warnings?: string[]; lpips?: boolean; noBrain?: boolean } = {}): DemoReport {
+  const methods = [method("input", 23.944, 0.41749), method("trilinear", 25.95, 0.48), method("bspline", 26.5, 0.47), method("autoencoder", 29.1, 0.88), method("enhanced", Infinity, 0.9)].map((m, i) => ({
+    ...m,
+    ...(o.lpips === true ? { lpips: { value: 0.3 - 0.01 * i, brain: 0.2 - 0.01 * i } } : {}),
+    ...(o.noBrain === true ? { regions: m.regions.filter((g) => g.name !== "brain") } : {}),
+  }));
   const scope: ScopeScores = {
     scope: "slab",
     reference: "reference.nii.gz",
@@ -61,11 +67,11 @@ function fakeReport(o: { results?: boolean; warnings?: string[] } = {}): DemoRep
     dataRange: 120,
     regionsSkipped: ["ventricles"],
     note: null,
-    methods: [method("input", 23.944, 0.41749), method("trilinear", 25.95, 0.48), method("bspline", 26.5, 0.47), method("enhanced", Infinity, 0.9)],
+    methods,
   };
   return {
     format: DEMO_REPORT_FORMAT,
-    version: 1,
+    version: 2,
     mode: "slab",
     model: {
       dir: "/models/default",
@@ -92,6 +98,19 @@ function fakeReport(o: { results?: boolean; warnings?: string[] } = {}): DemoRep
       ...(o.results === true
         ? { results: { title: "Training <comparison>", command: "npm run train:default", columns: ["model", "PSNR | dB"], rows: [["3 experts", 29.1], ["no_b", null]], notes: ["noted *here*"] } }
         : {}),
+      ...(o.oldResults === true
+        ? {
+            results: {
+              title: "Held-out comparison",
+              columns: ["method", "PSNR dB", "SSIM", "SSIM 2-D", "HFEN", "brain PSNR dB", "brain SSIM", "Δ PSNR vs B-spline dB"],
+              rows: [
+                ["cubic B-spline", 26.5, 0.47, 0.4561, 0.1696, 27.32, 0.8938, 0],
+                ["MoEDiff-SR", 29.94, 0.8903, 0.8808, 0.1535, 28.02, 0.9005, 3.43],
+                ["E1 only", "not trained", "", "", "", "", "", ""],
+              ],
+            },
+          }
+        : {}),
     },
     enhance: {
       sampler: "ddim",
@@ -113,6 +132,12 @@ function fakeReport(o: { results?: boolean; warnings?: string[] } = {}): DemoRep
       seconds: 80.5,
     },
     regions: { method: "segment", names: ["brain", "gw_junction"], note: null },
+    autoencoder: { seconds: 1.5 },
+    latent: {
+      measured: { rho: 0.28422, cos: 0.017225, moved: 43.3, gap: 152.3, slices: [101, 102, 103, 104], tiles: 4, latentShape: [4, 128, 96], values: 196608, decodedVsOutput: 5.6e-7, seconds: 5 },
+      note: null,
+    },
+    lpips: o.lpips === true ? { net: "vgg", backbone: "vgg16.pth", linear: "lin.pth" } : null,
     evaluations: [scope],
     figures: { panel: "panel.png", experts: "experts.png", gates: "gates.png", slices: [1, 2] },
     files: ["lr.nii.gz", "regions/gw_junction.nii.gz", "metrics.json"],
@@ -127,7 +152,15 @@ test("the summary tables hold the report's numbers with fixed digits; n/a and in
   const rows = md.split("\n").filter((l) => l.startsWith("| "));
   assert.ok(rows.includes("| input (nearest) | 23.94 | 0.4175 | 0.4275 | 0.1235 | 1.414 |"), rows.join("\n"));
   assert.ok(rows.includes("| MoEDiff-SR | inf | 0.9000 | 0.9100 | 0.1235 | 1.414 |"), rows.join("\n"));
-  assert.ok(rows.includes("| trilinear | 26.95 | 0.2400 | 0.5000 | 1.235 |"), "brain-mask row");
+  // Brain rows: PSNR, SSIM, HFEN, the Δ on the brain PSNR (trilinear 26.95 - B-spline 27.50), RMSE.
+  assert.ok(rows.includes("| trilinear | 26.95 | 0.2400 | 0.5000 | -0.55 | 1.235 |"), "brain-mask row");
+  assert.ok(rows.includes("| autoencoder only | 30.10 | 0.4400 | 0.5000 | \\+2.60 | 1.235 |"), rows.join("\n"));
+  // The brain table comes before the whole-grid table.
+  const brainAt = md.indexOf("Inside the brain mask of the reference");
+  const wholeAt = md.indexOf("Whole grid, the zero background included");
+  assert.ok(brainAt > 0 && wholeAt > brainAt, "brain first");
+  assert.match(summaryHtml(r), /ρ = \|z_out − z_LR\| \/ \|z_HR − z_LR\| = 0\.284, cos\(z_out − z_LR, z_HR − z_LR\) = 0\.017/);
+  assert.match(md, /autoencoder only \(autoencoder\.nii\.gz\): the model's VQ-VAE alone, no diffusion step/);
   assert.ok(rows.some((l) => l.startsWith("| grey-white junction (gw\\_junction) | 100 | 22.94 / n/a |")), "region row with the escaped name and n/a SSIM");
   assert.match(md, /Regions with no voxel on this grid: ventricles\./);
   assert.match(md, /normalised by 122\.2, the 99\.5th percentile of the whole LR volume/);
@@ -143,7 +176,39 @@ test("the summary tables hold the report's numbers with fixed digits; n/a and in
   assert.doesNotMatch(md, /Training/, "no results section without results");
   assert.doesNotMatch(md, /## Warnings/);
   const table = shortTable(r);
-  assert.match(table, /input \(nearest\)\s+23\.94\s+0\.4175\s+0\.1235\s+24\.94\s+0\.2087/);
+  const lines = table.split("\n");
+  assert.match(lines[0] ?? "", /^held-out slab \(10x12x4\); PSNR with data range 120 \(reference max - min\):$/);
+  assert.match(lines[1] ?? "", /^\s+brain PSNR\s+brain SSIM\s+brain HFEN\s+Δ brain PSNR\s+PSNR dB\s+SSIM\s+HFEN$/);
+  // brain PSNR, SSIM, HFEN, Δ, then the whole grid's PSNR, SSIM, HFEN.
+  assert.match(table, /input \(nearest\)\s+24\.94\s+0\.2087\s+0\.5000\s+-2\.56\s+23\.94\s+0\.4175\s+0\.1235\n/);
+  assert.match(table, /cubic B-spline\s+27\.50\s+0\.2350\s+0\.5000\s+0\.00\s+26\.50/);
+  assert.match(table, /\nlatent \(MoEDiff-SR, 4 slab slices\): rho = \|z_out - z_LR\| \/ \|z_HR - z_LR\| = 0\.284, cos\(z_out - z_LR, z_HR - z_LR\) = 0\.017$/);
+  assert.equal(fmtDelta(0.7012), "+0.70");
+  assert.equal(fmtDelta(-2.5649), "-2.56");
+  assert.equal(fmtDelta(0.001), "0.00");
+});
+
+test("LPIPS columns follow HFEN in both tables; without a brain mask the whole grid is shown with a warning", () => {
+  const md = summaryMarkdown(fakeReport({ lpips: true }));
+  const rows = md.split("\n").filter((l) => l.startsWith("| "));
+  assert.ok(rows.includes("| method | PSNR dB | SSIM | HFEN | LPIPS | Δ PSNR vs B-spline dB | RMSE |"), rows.join("\n"));
+  assert.ok(rows.includes("| trilinear | 26.95 | 0.2400 | 0.5000 | 0.1900 | -0.55 | 1.235 |"), rows.join("\n"));
+  assert.ok(rows.includes("| trilinear | 25.95 | 0.4800 | 0.4900 | 0.1235 | 0.2900 | 1.414 |"), rows.join("\n"));
+  assert.match(md, /LPIPS v0\.1 \(vgg; weights vgg16\.pth and lin\.pth\)/);
+  assert.match(shortTable(fakeReport({ lpips: true })), /brain HFEN\s+brain LPIPS\s+Δ brain PSNR\s+PSNR dB\s+SSIM\s+HFEN\s+LPIPS\n\s+input \(nearest\)\s+24\.94\s+0\.2087\s+0\.5000\s+0\.2000\s+-2\.56\s+23\.94\s+0\.4175\s+0\.1235\s+0\.3000/);
+  const none = fakeReport({ noBrain: true });
+  assert.match(summaryMarkdown(none), /No brain mask of the reference .* no claim should rest on them/);
+  assert.match(shortTable(none), /no brain mask: whole-grid figures only/);
+  assert.doesNotMatch(shortTable(none), /brain PSNR/);
+});
+
+test("an older whole-first results table is rendered brain first, its Δ recomputed on the brain PSNR", () => {
+  const md = summaryMarkdown(fakeReport({ oldResults: true }));
+  const rows = md.split("\n").filter((l) => l.startsWith("| "));
+  assert.ok(rows.includes("| method | brain PSNR dB | brain SSIM | brain HFEN | Δ brain PSNR vs B-spline dB | PSNR dB | SSIM | SSIM 2-D | HFEN |"), rows.join("\n"));
+  assert.ok(rows.includes("| MoEDiff-SR | 28.02 | 0.9005 | not recorded | 0.7 | 29.94 | 0.8903 | 0.8808 | 0.1535 |"), rows.join("\n"));
+  assert.ok(rows.includes("| E1 only | not trained |  |  |  |  |  |  |  |"), rows.join("\n"));
+  assert.match(md, /Columns put brain first from a table recorded before brain-first reporting/);
 });
 
 test("the training-time results are rendered as given, escaped; warnings are listed; HTML matches", () => {
@@ -161,5 +226,5 @@ test("the training-time results are rendered as given, escaped; warnings are lis
   assert.match(html, /<td class="r">inf<\/td>/);
   assert.match(html, /Research use only, not for diagnosis/);
   // metrics.json keeps non-finite numbers as strings.
-  assert.equal(JSON.parse(reportJson(r)).evaluations[0].methods[3].volume.psnr, "Infinity");
+  assert.equal(JSON.parse(reportJson(r)).evaluations[0].methods[4].volume.psnr, "Infinity");
 });

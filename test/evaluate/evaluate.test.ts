@@ -135,3 +135,25 @@ test("--regions DIR: one region per mask file, overlapping masks allowed, empty 
   assertThrowsMatching(() => runEvaluate({ pred: PRED, ref: REF, regions: none }), /holds no NIfTI mask/);
   assertThrowsMatching(() => runEvaluate({ pred: PRED, ref: REF, regions: join(work, "missing") }), /is not a readable directory/);
 });
+
+test("the table leads with the brain: the --regions mask 'brain' (else --mask) before the whole grid; PSNR, SSIM, HFEN before RMSE", () => {
+  const dir = join(work, "brain-regions");
+  mkdirSync(dir);
+  const brain = Float32Array.from(labels, (v) => (v > 0 ? 1 : 0));
+  writeNifti(join(dir, "brain.nii.gz"), { data: brain, dims: g.dims, affine: AFFINE });
+  writeNifti(join(dir, "a_left.nii.gz"), { data: Float32Array.from(labels, (v) => (v === 1 ? 1 : 0)), dims: g.dims, affine: AFFINE });
+  const r = runEvaluate({ pred: PRED, ref: REF, regions: dir });
+  const lines = formatReport(r).split("\n");
+  const header = lines.findIndex((l) => /^\s+PSNR dB\s+SSIM\s+HFEN\s+RMSE\s+voxels$/.test(l));
+  assert.ok(header > 0, lines.join("\n"));
+  assert.match(lines[header - 1] ?? "", /^brain first: the --regions mask 'brain'; then the whole grid/);
+  assert.deepEqual(lines.slice(header + 1, header + 4).map((l) => l.split(/\s+/)[0]), ["brain", "volume", "a_left"], "brain, whole grid, then the other regions");
+  const b = r.regions.find((x) => x.name === "brain")!;
+  assertClose([b.psnr, b.ssim, b.hfen], [g.masked.psnr, g.masked.ssim, g.masked.hfen], TOL);
+  assert.match(lines[header + 1] ?? "", new RegExp(`^brain\\s+${b.psnr.toFixed(3)}\\s+${b.ssim.toFixed(4)}\\s+${b.hfen.toFixed(4)}\\s+\\S+\\s+${b.voxels}$`));
+  // --mask stands for the brain when no --regions brain is given.
+  const m = formatReport(runEvaluate({ pred: PRED, ref: REF, mask: MASK, labels: LABELS }));
+  assert.match(m, /brain first: the --mask region[^\n]*\n\s+PSNR dB[^\n]*\nmask \(brain\)\s[^\n]*\nvolume\s/);
+  // Without any mask the table says that whole-grid figures are all there is.
+  assert.match(formatReport(runEvaluate({ pred: PRED, ref: REF })), /no brain mask given .*whole-grid figures only/);
+});

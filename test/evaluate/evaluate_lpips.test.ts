@@ -4,7 +4,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -104,4 +104,36 @@ test("the CLI prints the module's LPIPS; without the options it runs with no eng
   const bad = run(noEngine, "evaluate", "--pred", PRED, "--ref", REF, "--lpips-net", "squeeze");
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /--lpips-net must be vgg or alex, got 'squeeze'/);
+});
+
+test("brain LPIPS: outside the brain both images are set to the reference minimum; the table gives it beside the brain row", async () => {
+  const [nx, ny] = g.dims;
+  // A box of "brain" in the middle of every slice; outside it pred is made far worse, which the brain LPIPS must not see.
+  const mask = Float32Array.from({ length: ref.length }, (_, q) => {
+    const i = q % nx;
+    const j = Math.floor(q / nx) % ny;
+    return i >= 3 && i < nx - 3 && j >= 3 && j < ny - 3 ? 1 : 0;
+  });
+  const dir = join(work, "brain-lpips");
+  mkdirSync(dir);
+  writeNifti(join(dir, "brain.nii.gz"), { data: mask, dims: g.dims, affine: AFFINE });
+  const worseOutside = join(work, "worse-outside.nii.gz");
+  writeNifti(worseOutside, { data: Float32Array.from(pred, (v, q) => (mask[q] === 1 ? v : v + 60)), dims: g.dims, affine: AFFINE });
+  const a = await evaluate({ pred: PRED, ref: REF, regions: dir, lpipsBackbone: BACKBONE, lpipsLinear: LINEAR });
+  const b = await evaluate({ pred: worseOutside, ref: REF, regions: dir, lpipsBackbone: BACKBONE, lpipsLinear: LINEAR });
+  assert.ok(a.lpips?.brain !== undefined && b.lpips?.brain !== undefined);
+  assert.equal(a.lpips.brain.region, "brain");
+  assert.equal(b.lpips.brain.value, a.lpips.brain.value, "the background does not reach the brain LPIPS");
+  assert.ok(b.lpips.value > a.lpips.value + 1e-3, "it does reach the whole-grid LPIPS");
+  // By hand: the masked images through the module.
+  using model = Lpips.fromFiles(BACKBONE, LINEAR, { net: "vgg" });
+  const low = dataRange(ref)[0];
+  const masked = (v: Float32Array) => Float32Array.from(v, (x, q) => (mask[q] === 1 ? x : low));
+  const want = lpipsVolume(model, masked(pred), masked(ref), g.dims, { axis: 2, low, range: a.dataRange });
+  assert.equal(a.lpips.brain.value, want.mean);
+  assert.equal(a.lpips.brain.slicesUsed, want.slices.length);
+  const text = formatReport(a);
+  assert.match(text, new RegExp(`^brain\\s+\\S+\\s+\\S+\\s+\\S+\\s+\\S+\\s+\\d+\\s+${a.lpips.brain.value.toFixed(4)}$`, "m"));
+  assert.match(text, new RegExp(`^volume\\s+\\S+\\s+\\S+\\s+\\S+\\s+\\S+\\s+\\d+\\s+${a.lpips.value.toFixed(4)}$`, "m"));
+  assert.match(text, /^LPIPS brain \d\.\d{6} \(brain: outside it both images set to the reference minimum/m);
 });
