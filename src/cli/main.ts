@@ -32,6 +32,7 @@ const ENGINE_COMMANDS: readonly { name: string; load: () => Promise<(p: Command)
   { name: "simulate", load: async () => (await import("./commands/simulate.js")).registerSimulate },
   { name: "prepare", load: async () => (await import("./commands/prepare.js")).registerPrepare },
   { name: "train-vqvae", load: async () => (await import("./commands/train_vqvae.js")).registerTrainVqvae },
+  { name: "train-unet", load: async () => (await import("./commands/train_unet.js")).registerTrainUNet },
   { name: "train", load: async () => (await import("./commands/train.js")).registerTrain },
   { name: "enhance", load: async () => (await import("./commands/enhance.js")).registerEnhance },
   { name: "model-info", load: async () => (await import("./commands/model_info.js")).registerModelInfo },
