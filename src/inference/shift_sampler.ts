@@ -4,7 +4,7 @@
 // Joint mode: one shared latent walks the finest chain's levels (the expert with the longest chain,
 // E2's 17 by default) from the 3T end: x = kappa sqrt(eta_top) eps; at each visited level every expert,
 // shown the level's time label (round(1000 u), u the fraction of the chain: the same level for every chain
-// length), predicts x0 directly; the estimates are clipped to +-z0Clip, aggregated with the gating
+// length), predicts x0 (preconditioned: shift_schedule.ts); the estimates are clipped to +-z0Clip, aggregated with the gating
 // weights (Eq. 9), and the shared latent takes one ResShift step (resshift.ts) with the aggregate.
 // Asynchronous mode (Table III "asyn"): each expert runs its own chain on its own length with
 // max(1, round(N T_i / max_j T_j)) steps (async_steps.ts), from its own noise stream; the final
@@ -23,12 +23,14 @@ import { timed, type Profiler } from "../util/profiler.js";
 import type { MoEConditioning, MoESampleOptions, MoESampleResult, NoiseSource } from "./moe_types.js";
 
 function x0Of(model: MoEDiffSR, i: number, x: Tensor, u: number, c: MoEConditioning, size: [number, number], clip: number, profiler?: Profiler): Tensor {
+  const finest = finestShiftSchedule(model.shiftSchedules);
   const expert = model.experts[i] as (typeof model.experts)[number];
   const b = x.size(0);
   const run = (): Tensor =>
     T.tidy(() => {
       const label = T.full([b], shiftTimeLabel(u), { dtype: "int64", device: x.device });
-      const out = expert.forward({ zt: x, t: label, cond: c.condLatent, tokens: c.zc, gate: model.gateMap(c.gates, i, size) });
+      const f = expert.forward({ zt: x, t: label, cond: c.condLatent, tokens: c.zc, gate: model.gateMap(c.gates, i, size) });
+      const out = finest.precondition(x, f, u * (finest.numTimesteps - 1)); // c_skip x_t + c_out F at the shared level
       return clip > 0 ? out.clamp(-clip, clip) : out;
     });
   return timed(profiler, `expert E${model.kinds[i] as number}`, run, b);

@@ -67,3 +67,20 @@ test("eta 1 is ResShift's posterior: mean (eta_s/eta_t) x_t + (alpha_t/eta_t) x0
   assert.throws(() => sch.step({ modelOutput: x0, timestep: t, sample: xt }), /needs noise/);
   assert.throws(() => sch.setTimesteps(10), /at most 9/);
 });
+
+test("preconditioning: c_skip x_t is the least-squares estimate for a unit-variance target and c_out its error", () => {
+  const s = new ShiftSchedule({ numTimesteps: 17, kappa: 1 });
+  const lo = s.skipCoefficients(0);
+  assert.ok(Math.abs(lo.cSkip - 1) < 0.01 && lo.cOut < 0.04, "at the clean end x0_hat ~ x_t");
+  const hi = s.skipCoefficients(16);
+  assert.ok(hi.cSkip < 0.01 && Math.abs(hi.cOut - 1) < 0.01, "at the 3T end x0_hat ~ F");
+  // Empirically: x0 ~ N(0, 1), x_t from addNoise; E[(x0 - c_skip x_t)^2] = c_out^2.
+  const g = new T.Generator({ seed: 9 });
+  const x0 = T.randn([1, 1, 200, 200], { generator: g });
+  const xt = s.addNoise(x0, T.randn([1, 1, 200, 200], { generator: g }), 8);
+  const { cSkip, cOut } = s.skipCoefficients(8);
+  const mse = T.tidy(() => x0.sub(xt.mul(cSkip)).square().mean().item());
+  assert.ok(Math.abs(mse - cOut * cOut) < 0.02, `${mse} vs ${cOut * cOut}`);
+  const pre = s.precondition(xt, T.zerosLike(xt), 8);
+  assert.ok(maxDiff(pre, xt.mul(cSkip)) < 1e-6);
+});

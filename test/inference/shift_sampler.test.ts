@@ -33,12 +33,18 @@ function conditioning(model: MoEDiffSR, b: number, seed: number): MoEConditionin
   );
 }
 
-/** Experts that return the true residual target of z0 and record the time labels they are given. */
+/**
+ * Experts whose preconditioned estimate c_skip x_t + c_out F is the true residual target of z0
+ * (F = (x0 - c_skip x_t) / c_out), recording the time labels they are given.
+ */
 function useOracles(model: MoEDiffSR, z0: T.Tensor, labels: number[][]): void {
+  const finest = model.shiftSchedules[1]!;
   model.experts.forEach((e, i) => {
     (e as unknown as { forward: (x: ExpertInput) => T.Tensor }).forward = (x) => {
-      labels[i]!.push((x.t.toArray() as number[])[0] as number);
-      return model.toTarget(z0, x.cond);
+      const label = (x.t.toArray() as number[])[0] as number;
+      labels[i]!.push(label);
+      const { cSkip, cOut } = finest.skipCoefficients((label / 1000) * (finest.numTimesteps - 1));
+      return T.tidy(() => model.toTarget(z0, x.cond).sub(x.zt.mul(cSkip)).div(cOut));
     };
   });
 }

@@ -4,7 +4,8 @@
 //      per-sample weights (global); the weights used are uniform during the warm-up
 //   2. ONE level and ONE noise draw per sample, shared by every expert: u drawn from the finest chain's
 //      levels, x_t = (1 - eta(u)) x0 + kappa sqrt(eta(u)) eps on the residual target x0 (the chain's
-//      Eq. 5; shift_schedule.ts); each expert sees x_t with its own time label and predicts x0 directly
+//      Eq. 5; shift_schedule.ts); each expert sees x_t with its own time label and predicts x0
+//      (preconditioned: x0_hat = c_skip x_t + c_out F, shift_schedule.ts)
 //   3. L_E (Eq. 6, 13 per pixel): sum_i G_i(p) |x0_hat(i)(p) - x0(p)|^2 averaged over pixels (the Eq. 7
 //      term, on x0), plus each expert's own task loss (Eq. 10 / 11 / 12 on the latents) weighted by its
 //      mean gate per sample; G detached here (the gate learns from 4 and 5)
@@ -64,7 +65,7 @@ export function moeShiftLosses(model: MoEDiffSR, lat: MoELatents, o: MoELossOpti
   const eps = T.randn(z0.shape, { dtype: z0.dtype, device: z0.device, ...gen });
   const xt = finest.addNoise(x0, eps, levels);
   const labels = T.tensor(u.map(shiftTimeLabel), [b], { dtype: "int64", device: z0.device });
-  const x0Hats = model.experts.map((expert, i) => expert.forward({ zt: xt, t: labels, cond: condLatent, tokens: zc, gate: model.gateMap(gates, i, size) }));
+  const x0Hats = model.experts.map((expert, i) => finest.precondition(xt, expert.forward({ zt: xt, t: labels, cond: condLatent, tokens: zc, gate: model.gateMap(gates, i, size) }), levels));
   // 3. Eq. 13 per pixel on the x0 error, plus the task losses per sample
   const err = T.cat(x0Hats.map((xh) => xh.sub(x0).square().mean(1, true)), 1); // [B, K, h, w]
   const used = asMaps(gates).detach();
