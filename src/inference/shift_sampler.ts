@@ -1,7 +1,7 @@
 // Sampling the mixture in the "resshift" formulation (config.model.formulation; the chain of
 // src/diffusion/shift_schedule.ts on the residual target, where the 3T end is 0).
 //
-// Joint mode: one shared latent walks the finest chain's levels (the expert with the longest chain,
+// Joint mode (keepExperts adds each expert's own chain, for explain): one shared latent walks the finest chain's levels (the expert with the longest chain,
 // E2's 17 by default) from the 3T end: x = kappa sqrt(eta_top) eps; at each visited level every expert,
 // shown the level's time label (round(1000 u), u the fraction of the chain: the same level for every chain
 // length), predicts x0 (preconditioned: shift_schedule.ts); the estimates are clipped to +-z0Clip, aggregated with the gating
@@ -36,10 +36,13 @@ function x0Of(model: MoEDiffSR, i: number, x: Tensor, u: number, c: MoECondition
   return timed(profiler, `expert E${model.kinds[i] as number}`, run, b);
 }
 
-/** Runs `scheduler`'s plan from its initial sample; `estimate(x, t)` gives the clean estimate at level t. */
-function walk(scheduler: ResShiftScheduler, noise: NoiseSource, shape: number[], estimate: (x: Tensor, t: number, last: boolean) => Tensor): Tensor {
+/**
+ * Runs `scheduler`'s plan from its initial sample (from `start`, a draw the caller keeps, else a new
+ * draw); `estimate(x, t)` gives the clean estimate at level t.
+ */
+function walk(scheduler: ResShiftScheduler, noise: NoiseSource, shape: number[], estimate: (x: Tensor, t: number, last: boolean) => Tensor, start?: Tensor): Tensor {
   const ts = scheduler.timesteps;
-  let x = T.tidy(() => scheduler.initialSample(noise.randn(shape)));
+  let x = T.tidy(() => scheduler.initialSample(start ?? noise.randn(shape)));
   try {
     ts.forEach((t, s) => {
       const next = T.tidy(() => {
@@ -64,26 +67,56 @@ export function sampleShiftJoint(model: MoEDiffSR, c: MoEConditioning, o: MoESam
   scheduler.setTimesteps(o.steps, { start: o.start ?? 1 });
   const total = scheduler.timesteps.length * k;
   let done = 0;
-  let lastExperts: Tensor[] | undefined;
+  const noise = o.noise(0);
+  const startNoise = noise.randn(shape);
   let x: Tensor;
   try {
-    x = walk(scheduler, o.noise(0), shape, (xt, t, last) => {
-      const u = t / (ref.numTimesteps - 1);
-      const x0s = model.experts.map((_, i) => {
-        const x0 = x0Of(model, i, xt, u, c, size, o.z0Clip, o.profiler);
-        o.onEvaluation?.(++done, total);
-        return x0;
-      });
-      if (last && o.keepExperts === true) lastExperts = x0s.map((x0) => T.keep(model.fromTarget(x0, c.condLatent)));
-      return aggregateZ0(x0s, c.gates); // Eq. 9
-    });
+    x = walk(
+      scheduler,
+      noise,
+      shape,
+      (xt, t) => {
+        const u = t / (ref.numTimesteps - 1);
+        const x0s = model.experts.map((_, i) => {
+          const x0 = x0Of(model, i, xt, u, c, size, o.z0Clip, o.profiler);
+          o.onEvaluation?.(++done, total);
+          return x0;
+        });
+        return aggregateZ0(x0s, c.gates); // Eq. 9
+      },
+      startNoise,
+    );
   } catch (e) {
-    lastExperts?.forEach((t) => t.dispose());
+    startNoise.dispose();
     throw e;
+  }
+  // keepExperts (explain): each expert's own chain over the same plan from the same start noise, so
+  // a difference between experts can show (their estimates on the shared latent at its last, nearly
+  // clean level are all ~ x_t by construction). Costs one more chain per expert; stream 1 + i for the
+  // steps' draws when eta > 0, as in async mode.
+  let experts: Tensor[] | undefined;
+  try {
+    if (o.keepExperts === true) {
+      experts = [];
+      for (let i = 0; i < k; i++) {
+        const own = new ResShiftScheduler(ref, { eta: o.eta ?? 0 });
+        own.setTimesteps(o.steps, { start: o.start ?? 1 });
+        const xi = walk(own, o.noise(1 + i), shape, (xt, t) => x0Of(model, i, xt, t / (ref.numTimesteps - 1), c, size, o.z0Clip, o.profiler), startNoise);
+        experts.push(T.tidy(() => model.fromTarget(xi, c.condLatent)));
+        xi.dispose();
+      }
+    }
+  } catch (e) {
+    experts?.forEach((t) => t.dispose());
+    x.dispose();
+    throw e;
+  } finally {
+    startNoise.dispose();
   }
   const z0 = T.tidy(() => model.fromTarget(x, c.condLatent));
   x.dispose();
-  return { z0, ...(lastExperts === undefined ? {} : { experts: lastExperts }), weights: c.gates.clone(), evaluations: new Array<number>(k).fill(scheduler.timesteps.length) };
+  const own = experts === undefined ? 0 : scheduler.timesteps.length;
+  return { z0, ...(experts === undefined ? {} : { experts }), weights: c.gates.clone(), evaluations: new Array<number>(k).fill(scheduler.timesteps.length + own) };
 }
 
 export function sampleShiftAsync(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, shape: number[], size: [number, number], mask: Tensor, runs: readonly boolean[]): MoESampleResult {

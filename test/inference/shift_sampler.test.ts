@@ -100,3 +100,20 @@ test("real experts: same seeds same sample, another seed another, a sample does 
     [a, b, other, alone].forEach((t) => t.dispose());
   }
 });
+
+test("explain in joint mode: each expert's own chain from the same start noise; real experts give different estimates", () => {
+  const model = shiftModel(3);
+  const c = conditioning(model, 2, 9);
+  const r = sampleMoE(model, c, { mode: "joint", sampler: "ddim", steps: 4, eta: 0, z0Clip: 5, noise: perSampleNoise([1, 2]), keepExperts: true });
+  assert.equal(r.experts?.length, 3);
+  assert.deepEqual(r.evaluations, [8, 8, 8], "the joint chain and each expert's own");
+  const [a, b] = r.experts as T.Tensor[];
+  assert.ok(maxAbsDiff(a!, b!) > 1e-4, "two experts' own chains gave the same latent");
+  const plain = sampleMoE(model, c, { mode: "joint", sampler: "ddim", steps: 4, eta: 0, z0Clip: 5, noise: perSampleNoise([1, 2]) });
+  assert.equal(maxAbsDiff(plain.z0, r.z0), 0, "explain does not change the output");
+  // Oracle experts: every own chain recovers z0 too.
+  const z0 = T.tidy(() => T.randn([2, C, 8, 8], { generator: new T.Generator({ seed: 10 }) }));
+  useOracles(model, z0, [[], [], []]);
+  const o = sampleMoE(model, c, { mode: "joint", sampler: "ddim", steps: 3, eta: 1, z0Clip: 0, noise: perSampleNoise([1, 2]), keepExperts: true });
+  o.experts?.forEach((e, i) => assert.ok(maxAbsDiff(e, z0) < 1e-4, `expert ${i}'s own chain`));
+});
