@@ -62,7 +62,7 @@ export interface UNetHeldOutMetrics {
   bspline: { psnr: number; ssim: number; brainPsnr: number };
 }
 
-/** Timed forward/backward passes for a --minutes budget (after one untimed warm-up pass); their median counts. */
+/** Timed training steps for a --minutes budget (after one untimed warm-up step); their median counts. */
 const TIMING_PASSES = 3;
 
 /** Trains (or resumes) a U-Net on the data set in `dataDir`, writing into `outDir`. */
@@ -84,7 +84,6 @@ export async function trainUNet(dataDir: string, outDir: string, o: TrainUNetOpt
     }
     const ckptDir = join(outDir, "checkpoint");
     if (o.resume === true && !existsSync(ckptDir)) throw new Error(`${outDir} has no checkpoint to resume; start the run without --resume`);
-    mkdirSync(outDir, { recursive: true });
     const log = new JsonlLog(join(outDir, "log.jsonl"));
 
     T.manualSeed(config.training.seed);
@@ -126,6 +125,7 @@ export async function trainUNet(dataDir: string, outDir: string, o: TrainUNetOpt
       log.truncateAfter(startStep);
       say(`resuming from step ${startStep} of ${tc.steps} (${ckptDir})`);
     }
+    mkdirSync(outDir, { recursive: true }); // only now: a refused run leaves nothing behind
     writeFileAtomic(join(outDir, "config.json"), (w) => w(Buffer.from(`${JSON.stringify(config, null, 2)}\n`)));
     writeModelCard(outDir, modelCardFromManifest(data.manifest, dataDir));
     const c = config.model;

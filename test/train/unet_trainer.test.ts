@@ -143,6 +143,7 @@ test("--minutes: the budget becomes a step count (recorded in config.json) and t
     () => trainUNet(data, join(dir, "tiny-budget"), { config: tinyUNetConfig(10, { minutes: 0.05 }), stepSeconds: 10, handleSignals: false, say: quiet }),
     /a budget of 0\.05 min fits only 0 steps at 10\.00 s per step \(at least 2 needed: config\.training\.warmupSteps\); give more minutes/,
   );
+  assert.ok(!existsSync(join(dir, "tiny-budget")), "a refused run leaves no directory");
 });
 
 test("secondsPerStep times whole steps and leaves the weights as they were; a measured budget run trains", async () => {

@@ -3,9 +3,10 @@
 // the training recipe, and the preset `moediff-sr train-unet` starts from. A run directory's
 // config.json is a UNetRunConfig; its `kind` ("unet") tells it apart from a MoEDiff-SR run.
 //
-// The cpu-small preset (32 base channels, 3 levels, one residual block per level, 128x128 crops,
-// batch 8) was sized to train for ~30 minutes on two CPU cores (docs/training.md gives the measured
-// step time); the paper has no such baseline, so none of these numbers come from it.
+// The cpu-small preset (32 base channels, 3 levels, one residual block per level: 0.89 M parameters;
+// 128x128 crops, batch 8) is a small CPU size meant for a budget of about half an hour on two cores
+// (configs/default/unet.json gives it the default MoE model's 34 minutes; docs/training.md). The paper
+// has no such baseline, so none of these numbers come from it.
 import { ConfigError, requireConfig, resolveConfig, type ConfigObject } from "../../util/config.js";
 
 export const UNET_KIND = "unet";
