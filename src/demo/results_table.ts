@@ -31,7 +31,7 @@ import { join } from "node:path";
 import * as T from "../torch/index.js";
 import { openSliceDataset } from "../data/dataset.js";
 import { readManifest } from "../data/manifest.js";
-import { resolveMoEDiffConfig } from "../models/moediff/config.js";
+import { resolveStoredMoEDiffConfig } from "../models/moediff/config.js";
 import { loadVqvae } from "../models/vqvae/load.js";
 import { axisDim } from "../model_dir/card.js";
 import { brainMask } from "../preprocess/segment/index.js";
@@ -415,7 +415,7 @@ function computeCeiling(dir: string, demoOut: string | null, device: T.Device, l
     let snap = false;
     if (existsSync(join(moe, "config.json"))) {
       const raw = JSON.parse(readFileSync(join(moe, "config.json"), "utf8")) as { preset: string };
-      const c = resolveMoEDiffConfig(raw.preset, raw);
+      const c = resolveStoredMoEDiffConfig(raw);
       inputs = c.inputs;
       snap = c.sampling.snapToCodebook;
     }

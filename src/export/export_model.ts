@@ -26,7 +26,7 @@ import { loadModelDir } from "../model_dir/load.js";
 import { mixSeed } from "../inference/moe_sampler.js";
 import { MoEDiffSRPipeline } from "../inference/pipeline.js";
 import { writeFileAtomic } from "../util/atomic_write.js";
-import { resolveMoEDiffConfig } from "../models/moediff/config.js";
+import { resolveStoredMoEDiffConfig } from "../models/moediff/config.js";
 import { formatHeldout, heldoutFromManifest, parseHeldout, readHeldout, type HeldoutResults, type HeldoutSpec } from "../model_dir/heldout.js";
 import { modelCardMarkdown } from "./model_card_md.js";
 import { EXPORT_TOLERANCE, WEIGHT_FILES, wallTimeFromLog, type ExportRecord, type ExportTolerance, type Network, type PrecisionCheck, type WeightRecord } from "./record.js";
@@ -224,7 +224,7 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
       ]),
     ) as unknown as Record<Network, WeightRecord>;
     const raw = JSON.parse(readFileSync(join(run, "config.json"), "utf8")) as { preset: string };
-    const runConfig = resolveMoEDiffConfig(raw.preset, raw);
+    const runConfig = resolveStoredMoEDiffConfig(raw);
     const sp = runConfig.sampling;
     const record: ExportRecord = {
       from: run,

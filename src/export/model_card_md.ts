@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { DatasetManifest } from "../data/manifest.js";
-import { resolveMoEDiffConfig } from "../models/moediff/config.js";
+import { resolveStoredMoEDiffConfig } from "../models/moediff/config.js";
 import type { VqvaeRunConfig } from "../models/vqvae/run_config.js";
 import { readModelCard } from "../model_dir/card.js";
 import type { HeldoutResults, HeldoutSpec } from "../model_dir/heldout.js";
@@ -30,7 +30,7 @@ const range = (r: readonly [number, number] | undefined, unit: string): string =
 /** The human-readable model card (Markdown) of an export directory. */
 export function modelCardMarkdown(c: CardInput): string {
   const raw = JSON.parse(readFileSync(join(c.dir, "config.json"), "utf8")) as { preset: string };
-  const cfg = resolveMoEDiffConfig(raw.preset, raw);
+  const cfg = resolveStoredMoEDiffConfig(raw);
   const vq = JSON.parse(readFileSync(join(c.dir, "vqvae", "config.json"), "utf8")) as VqvaeRunConfig;
   const card = readModelCard(c.dir);
   const m = c.manifest;

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
 import { MoEDiffSR } from "../models/moediff/moediff.js";
-import { resolveMoEDiffConfig, type MoEDiffConfig } from "../models/moediff/config.js";
+import { resolveStoredMoEDiffConfig, type MoEDiffConfig } from "../models/moediff/config.js";
 import { loadVqvae } from "../models/vqvae/load.js";
 import type { VQVAE } from "../models/vqvae/index.js";
 import { readModelCard, type ModelCard } from "./card.js";
@@ -42,7 +42,7 @@ function readConfig(dir: string): MoEDiffConfig {
   }
   if (typeof raw.preset !== "string") throw new ModelDirError(`${path} names no preset; it is not a MoEDiff-SR run config`);
   try {
-    return resolveMoEDiffConfig(raw.preset, raw);
+    return resolveStoredMoEDiffConfig(raw as { preset: string });
   } catch (e) {
     throw new ModelDirError(`${path} is not a valid MoEDiff-SR config: ${e instanceof Error ? e.message : String(e)}`);
   }

@@ -19,6 +19,7 @@ interface Options {
   preset: string;
   config?: string;
   resume?: boolean;
+  formulation?: string;
   steps?: number;
   epochs?: number;
   device: string;
@@ -46,7 +47,8 @@ export function registerTrain(program: Command): void {
     .option("--no-bias", "ablation: zero the bias-field channel b of the encoder input")
     .option("--no-gradwarp", "ablation: zero the gradient-nonlinearity channel g of the encoder input")
     .option("--experts <list>", "ablation: which experts, e.g. 2 or 1,3 (default 1,2,3)")
-    .option("--gating <mode>", "global (one weight per expert and slice) or spatial (per region)")
+    .option("--gating <mode>", "global (one weight per expert and slice) or spatial (per token, the default)")
+    .option("--formulation <name>", "resshift (a residual-shifting chain from the 3T latent to the 7T latent, the default) or paper (each expert an epsilon-predicting DDPM, Eq. 5-8)")
     .option("--no-diversity", "ablation: drop the expert-diversity term of Eq. 16")
     .option("--no-frequency", "ablation: drop the frequency-aware softmax of Eq. 4 (gamma = 0)")
     .option("--resume", "continue the run in --output from its checkpoint")
@@ -94,6 +96,12 @@ function buildConfig(opts: Options): MoEDiffConfig {
   if (opts.steps !== undefined) o.training = { ...(o.training ?? {}), steps: opts.steps };
   if (opts.epochs !== undefined) o.training = { ...(o.training ?? {}), epochs: opts.epochs, steps: 0 };
   if (opts.vgg !== undefined) o.losses = { ...(o.losses ?? {}), vggWeights: opts.vgg };
+  if (opts.formulation !== undefined) {
+    if (opts.formulation !== "paper" && opts.formulation !== "resshift") throw new Error(`--formulation must be resshift or paper, got '${opts.formulation}'`);
+    o.model = { ...(o.model ?? {}), formulation: opts.formulation };
+  } else if (opts.resume === true && opts.config === undefined && o.model !== undefined && (o.model as { formulation?: unknown }).formulation === undefined) {
+    o.model = { ...o.model, formulation: "paper" }; // a run saved before the key existed was trained in the paper formulation
+  }
   let c = resolveMoEDiffConfig(preset, o);
   const experts = opts.experts === undefined ? undefined : opts.experts.split(",").map((s) => Number(s.trim()));
   if (experts !== undefined && experts.some((k) => ![1, 2, 3].includes(k))) throw new Error(`--experts expects a list of 1, 2, 3, got '${opts.experts}'`);

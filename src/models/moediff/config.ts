@@ -183,18 +183,20 @@ export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.f
       timesteps: [500, 2000, 1000],
       schedule: "linear",
       condition: { dim: 64, patchSizes: [64, 32, 16], depth: 2, numHeads: 2, windowSize: 8, mlpRatio: 2, globalDepth: 1 },
-      gating: { mode: "global", hidden: 64, gamma: 0.1, usageDecay: 0.99, temperature: 1 },
+      gating: { mode: "spatial", hidden: 64, gamma: 0.1, usageDecay: 0.99, temperature: 1 }, // token-level routing (SPEC 4, turn 2)
       expert: { baseChannels: 16, timeEmbedDim: 64, numHeads: 2 },
-      target: "latent",
+      target: "residual",
       residualScale: 0,
-      formulation: "paper",
+      formulation: "resshift", // the chain from the 3T latent to the 7T latent (SPEC 4, turn 2; docs/method.md)
       shift: SHIFT,
     },
     // wMax 1: Eq. 17's w = 1 / var(L_gating) saturated at 100 within a few hundred steps (the gating
     // loss barely varies), and 100 x the diversity term of Eq. 16 then outweighed the experts' own
     // losses ~50 to 1; with gradient clipping the experts stopped learning to denoise (eps MSE ~1).
-    losses: { ...LOSSES, taskWeighting: "alphaBar", wMax: 1 },
-    sampling: { steps: 25, start: 1, snapToCodebook: true },
+    // Eq. 11 and 12's amplitude and magnitude variants: as written they reduce to the latent MSE by
+    // Parseval, so nothing would push E2 and E3 apart from E1 (issue 19).
+    losses: { ...LOSSES, taskWeighting: "alphaBar", wMax: 1, fourier: "amplitude", stft: "magnitude" },
+    sampling: { steps: 5, start: 1, snapToCodebook: false },
     inputs: { useBias: true, useGradwarp: true },
     training: {
       epochs: 40,
@@ -212,10 +214,20 @@ export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.f
       checkpointEvery: 200,
       evalSlices: 0,
       cacheLatents: true,
-      cropSize: 0,
+      cropSize: 128,
     },
   },
 });
+
+/**
+ * A run's stored config.json (preset + every key as it was trained), validated. A config written
+ * before `model.formulation` existed was trained in the paper formulation (the only one then): it
+ * gets "paper", not the preset's current default.
+ */
+export function resolveStoredMoEDiffConfig(raw: { preset: string; model?: { formulation?: unknown } }): MoEDiffConfig {
+  const stored = raw.model !== undefined && raw.model.formulation === undefined ? { ...raw, model: { ...raw.model, formulation: "paper" } } : raw;
+  return resolveMoEDiffConfig(raw.preset, stored);
+}
 
 /** A preset with overrides, validated; errors name the key and echo the value. */
 export function resolveMoEDiffConfig(preset: string, overrides?: unknown): MoEDiffConfig {
