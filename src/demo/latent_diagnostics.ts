@@ -142,6 +142,8 @@ export interface LatentPassOptions {
   readonly settings: EnhanceSettings;
   /** enhance's output on `grid` (in units), to check z_out against; optional. */
   readonly output?: Volume;
+  /** After every batch: tiles done, tiles in all. */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** Runs the model on the tiles enhance ran on slices first..last and measures rho and cos. */
@@ -215,6 +217,7 @@ export function latentDiagnostics(pipe: MoEDiffSRPipeline, o: LatentPassOptions)
     if (zHr.length !== l.final.length) throw new Error(`latentDiagnostics: internal error: z_HR has ${zHr.length} values, z_out ${l.final.length}`);
     sum.add(l.final, l.condition, zHr);
     shape = [l.shape[1], l.shape[2], l.shape[3]];
+    o.onProgress?.(start + b, items.length);
     if (checkOutput) {
       batch.forEach((it, i) => {
         extractSlice(o.output as Volume, { ...geom, ...it.tile }, it.slice, outTile, 0);

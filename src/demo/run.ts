@@ -114,6 +114,17 @@ function regionMasks(ref: Volume, wanted: boolean, warn: (s: string) => void): M
   }
 }
 
+/** A progress reporter for the extra passes: a log line at most every 10 s (none when a pass is quick). */
+function slowProgress(stage: string, log: (line: string) => void): (done: number, total: number) => void {
+  let last = performance.now();
+  return (done, total) => {
+    const now = performance.now();
+    if (now - last < 10_000 || done === 0) return;
+    last = now;
+    log(`${stage}: ${done}/${total} tiles`);
+  };
+}
+
 /** Relative slice indices 30/50/70% through a slab of n slices (deduplicated). */
 function figureSlices(n: number): number[] {
   return [...new Set([0.3, 0.5, 0.7].map((f) => Math.round(f * (n - 1))))];
@@ -242,9 +253,18 @@ async function demoSteps(o: DemoOptions, ctx: DemoContext): Promise<DemoResult> 
     await timed("baselines", "baselines: nearest neighbour (input), trilinear, cubic B-spline", () => {
       for (const [m, interpolation] of Object.entries(INTERPOLATION) as [MethodKey, Interpolation][]) outputs[m] = resample(lr, evalGrid, { interpolation, fill: 0 });
     });
-    const autoencoder = await timed("autoencoder", "autoencoder only: the same pipeline with steps 0, decode(encode(LR))", () =>
-      enhanceVolume(pipe, lr, { ...enhanceOptions, steps: 0, explain: false, inputScale: wholeVolumeScale, like: enhanceGrid, axes: [lm.card.slice.axis] }),
-    );
+    const autoencoder = await timed("autoencoder", "autoencoder only: the same pipeline with steps 0, decode(encode(LR))", () => {
+      const progress = slowProgress("autoencoder only", log);
+      return enhanceVolume(pipe, lr, {
+        ...enhanceOptions,
+        steps: 0,
+        explain: false,
+        inputScale: wholeVolumeScale,
+        like: enhanceGrid,
+        axes: [lm.card.slice.axis],
+        onProgress: (p) => progress(p.tilesDone, p.tiles),
+      });
+    });
     outputs.autoencoder = toEval(autoencoder.output);
 
     // 7. Latent diagnostics.
@@ -264,6 +284,7 @@ async function demoSteps(o: DemoOptions, ctx: DemoContext): Promise<DemoResult> 
           last: slab.last - c0,
           settings: enhanceOptions,
           output: enhanced.output,
+          onProgress: slowProgress("latent diagnostics", log),
         }),
       );
       latent = { ...latent, slices: latent.slices.map((k) => k + c0) };

@@ -129,8 +129,11 @@ test("the pass on a tiny model: z_out is the enhanced output's latent; the 3T sl
     const first = h.slab.first - c0;
     const last = h.slab.last - c0;
     const tensors = T.memory().numTensors;
-    const r = latentDiagnostics(pipe, { lr, grid, inputScale, target: hrTarget(hr, sim, 2, c0, c1, 99.5), first, last, settings, output: enhanced.output });
+    const progress: [number, number][] = [];
+    const r = latentDiagnostics(pipe, { lr, grid, inputScale, target: hrTarget(hr, sim, 2, c0, c1, 99.5), first, last, settings, output: enhanced.output, onProgress: (d, n) => progress.push([d, n]) });
     assert.equal(T.memory().numTensors, tensors, "no tensor left behind");
+    assert.deepEqual(progress.at(-1), [r.tiles, r.tiles], "progress ends at every tile");
+    assert.equal(progress.length, Math.ceil(r.tiles / settings.batch), "one report per batch");
     assert.ok(r.decodedVsOutput !== null && r.decodedVsOutput < 1e-5, `decoding z_out differs from the enhanced output by ${r.decodedVsOutput}`);
     assert.ok(r.slices.length > 0 && r.slices.every((k) => k >= first && k <= last));
     assert.equal(r.tiles, r.slices.length, "one fitted tile per slice");
