@@ -109,7 +109,7 @@ test("the VQ-VAE ceiling is decode(encode([x, g, b])) of each test slice, placed
   const mine = T.tidy(() =>
     T.noGrad(() => {
       const b = ds.getBatch("test", [index]);
-      return vqvae.decode(vqvae.encode(encoderInput(b.hr, b.g, b.bias, inputs)).zq).narrow(1, 0, 1).contiguous().data() as Float32Array;
+      return vqvae.decode(vqvae.encode(encoderInput(b.hr, b.g, b.bias, inputs)).zq, { lr: b.cond }).narrow(1, 0, 1).contiguous().data() as Float32Array;
     }),
   );
   const dims = c.volume.dims;

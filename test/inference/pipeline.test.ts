@@ -86,7 +86,7 @@ test("sampleTiles: the encode, route, gates, sample, decode sequence; a tile's r
       const { zc, grids } = model.encodeCondition(y);
       const gates = model.usedGates(model.route(zc, grids), [condLatent.size(2), condLatent.size(3)], false);
       const s = sampleMoE(model, { condLatent, zc, gates }, { ...o, z0Clip: pipe.config.losses.z0HatClip, noise: perSampleNoise(seeds), keepExperts: false });
-      return vqvae.decodeLatent(s.z0, { quantize: false }).narrow(1, 0, 1).contiguous().data() as Float32Array;
+      return vqvae.decodeLatent(s.z0, { quantize: false, lr: y }).narrow(1, 0, 1).contiguous().data() as Float32Array;
     }),
   );
   assert.deepEqual(r.images, byHand);
@@ -134,7 +134,7 @@ test("steps 0: no diffusion step, the condition latent decoded, decode(encode(LR
     const byHand = T.tidy(() =>
       T.noGrad(() => {
         const z = pipe.vqvae.encodeLatent(conditionEncoderInput(y));
-        return { image: pipe.vqvae.decodeLatent(z, { quantize: o.snapToCodebook }).narrow(1, 0, 1).contiguous().data() as Float32Array, z: z.contiguous().data() as Float32Array };
+        return { image: pipe.vqvae.decodeLatent(z, { quantize: o.snapToCodebook, lr: y }).narrow(1, 0, 1).contiguous().data() as Float32Array, z: z.contiguous().data() as Float32Array };
       }),
     );
     assert.deepEqual(r.images, byHand.image);
@@ -169,7 +169,7 @@ test("returnLatent: the sampler's final latent (its decoding is the image) and t
         const zOut = T.tensor(l.final, [b, c, h, w]);
         return {
           zLr: zLr.contiguous().data() as Float32Array,
-          image: pipe.vqvae.decodeLatent(zOut, { quantize: o.snapToCodebook }).narrow(1, 0, 1).contiguous().data() as Float32Array,
+          image: pipe.vqvae.decodeLatent(zOut, { quantize: o.snapToCodebook, lr: y }).narrow(1, 0, 1).contiguous().data() as Float32Array,
         };
       }),
     );

@@ -1,4 +1,4 @@
-// train-vqvae with the LR-conditioned decoder (model.lrCondition "cfw") on a tiny phantom data set: the
+// train-vqvae with the LR-conditioned decoder (model.lrCondition "cfw", "cfw-residual") on a tiny phantom data set: the
 // crops of x, target and the 3T condition line up; a resumed run repeats the uninterrupted one; a run
 // written before the switch existed (no lrCondition in config.json or the checkpoint) loads as a plain
 // model and resumes, and switching the decoder on over its checkpoint is refused.
@@ -26,7 +26,7 @@ before(async () => {
 });
 after(() => cleanup());
 
-function config(steps: number, lrCondition: "none" | "cfw"): VqvaeRunConfig {
+function config(steps: number, lrCondition: "none" | "cfw" | "cfw-residual"): VqvaeRunConfig {
   return resolveVqvaeRunConfig("cpu-small", {
     model: { baseChannels: 8, channelMult: [1, 2], embedDim: 4, codebookSize: 32, lrCondition },
     training: { steps, batchSize: 2, lr: 2e-3, warmupSteps: 1, logEvery: 1, checkpointEvery: 1000, cropSize: 32, evalSlices: 2 },
@@ -71,12 +71,12 @@ test("randomCrop cuts the same window from x, the target and the condition", () 
 test("a conditioned VQ-VAE trains, reports held-out metrics through its conditioned decoder, and resumes exactly", async () => {
   const n = 6;
   const straight = join(dir, "cfw-straight");
-  const r = await trainVqvae(data, straight, { config: config(n, "cfw"), handleSignals: false, say: quiet });
+  const r = await trainVqvae(data, straight, { config: config(n, "cfw-residual"), handleSignals: false, say: quiet });
   assert.equal(r.stepsDone, n);
   assert.ok(r.metrics !== undefined && Number.isFinite(r.metrics.psnr) && r.metrics.ssim > 0, `held-out metrics ${JSON.stringify(r.metrics)}`);
   const split = join(dir, "cfw-split");
-  await interrupted(split, config(n, "cfw"), n / 2);
-  await trainVqvae(data, split, { config: config(n, "cfw"), resume: true, handleSignals: false, say: quiet });
+  await interrupted(split, config(n, "cfw-residual"), n / 2);
+  await trainVqvae(data, split, { config: config(n, "cfw-residual"), resume: true, handleSignals: false, say: quiet });
   const a = stepLosses(straight);
   const b = stepLosses(split);
   assert.deepEqual(b.map((s) => s.step), a.map((s) => s.step));
@@ -84,7 +84,7 @@ test("a conditioned VQ-VAE trains, reports held-out metrics through its conditio
   const ma = loadVqvae(straight);
   const mb = loadVqvae(split);
   assert.equal(ma.model.lrConditioned, true);
-  assert.equal(ma.config.model.lrCondition, "cfw");
+  assert.equal(ma.config.model.lrCondition, "cfw-residual");
   const fa = ma.model.namedParameters();
   const fb = new Map(mb.model.namedParameters());
   assert.ok(fa.some(([k]) => k.startsWith("decoder.lr_encoder.")));
@@ -108,8 +108,8 @@ test("a run from before the switch (no lrCondition saved) loads as a plain model
     writeFileSync(file, JSON.stringify(j));
   }
   await assert.rejects(
-    () => trainVqvae(data, run, { config: config(4, "cfw"), resume: true, handleSignals: false, say: quiet }),
-    /another config.*model\.lrCondition: "none" -> "cfw"/s,
+    () => trainVqvae(data, run, { config: config(4, "cfw-residual"), resume: true, handleSignals: false, say: quiet }),
+    /another config.*model\.lrCondition: "none" -> "cfw-residual"/s,
   );
   const r = await trainVqvae(data, run, { config: config(4, "none"), resume: true, handleSignals: false, say: quiet });
   assert.equal(r.stepsDone, 4);

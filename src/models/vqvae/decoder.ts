@@ -65,6 +65,8 @@ export class Decoder extends nn.Module {
   readonly convOut: nn.Conv2d;
   /** The LR feature encoder (lrCondition "cfw"), or null. */
   readonly lrEncoder: LRFeatureEncoder | null;
+  /** lrCondition "cfw-residual": the output is the condition's centre slice plus what the network returns. */
+  readonly residual: boolean;
 
   constructor(config: VQVAEConfig, options: nn.LayerOptions = {}) {
     super();
@@ -72,7 +74,8 @@ export class Decoder extends nn.Module {
     const levels = channelMult.length;
     this.embedDim = config.embedDim;
     this.outChannels = config.outChannels;
-    const cfw = config.lrCondition === "cfw";
+    const cfw = config.lrCondition !== "none";
+    this.residual = config.lrCondition === "cfw-residual";
     this.upsampleFactor = 2 ** (levels - 1);
     const lowest = ch * (channelMult[levels - 1] as number);
     this.convIn = this.registerModule("conv_in", new nn.Conv2d(config.embedDim, lowest, 3, { ...options, padding: 1 }));
@@ -106,7 +109,7 @@ export class Decoder extends nn.Module {
       if (lr !== null) throw new RangeError("Decoder.forward: this decoder is not LR-conditioned (lrCondition \"none\"); call it without lr");
     } else {
       if (lr === null) {
-        throw new RangeError(`Decoder.forward: this decoder is LR-conditioned (lrCondition "cfw"): pass lr, the 3T condition [${b}, ${LR_CHANNELS}, ${h * f}, ${w * f}] of the same slices`);
+        throw new RangeError(`Decoder.forward: this decoder is LR-conditioned (lrCondition "${this.residual ? "cfw-residual" : "cfw"}"): pass lr, the 3T condition [${b}, ${LR_CHANNELS}, ${h * f}, ${w * f}] of the same slices`);
       }
       if (lr.ndim !== 4 || lr.shape[0] !== b || lr.shape[1] !== LR_CHANNELS || lr.shape[2] !== h * f || lr.shape[3] !== w * f) {
         throw new RangeError(`Decoder.forward: lr must be [${b}, ${LR_CHANNELS}, ${h * f}, ${w * f}] (the 3T condition of the ${b} slice(s) zq encodes, on the output grid), got [${lr.shape.join(", ")}]`);
@@ -118,7 +121,8 @@ export class Decoder extends nn.Module {
       let hdn = this.convIn.forward(zq);
       hdn = this.mid.forward(hdn);
       for (let i = this.up.length - 1; i >= 0; i--) hdn = this.up.at(i).forward(hdn, lrFeatures?.[i] ?? null, cfwWeight);
-      return this.convOut.forward(T.F.silu(this.normOut.forward(hdn)));
+      const out = this.convOut.forward(T.F.silu(this.normOut.forward(hdn)));
+      return this.residual && lr !== null ? out.add(lr.narrow(1, 1, 1).to(out.dtype)) : out;
     });
   }
 }

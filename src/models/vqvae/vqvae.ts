@@ -107,13 +107,14 @@ export class VQVAE extends nn.Module {
   /** zq [B, embedDim, h, w] (with { lr } [B, 3, h*f, w*f] when LR-conditioned) -> [B, outChannels, h*f, w*f]. */
   decode(zq: Tensor, options: DecodeOptions = {}): Tensor {
     if (!this.lrConditioned) return this.decoder.forward(zq);
-    if (options.lr === undefined) {
-      const shape = zq.ndim === 4 ? `[${zq.shape[0]}, 3, ${(zq.shape[2] as number) * this.downsampleFactor}, ${(zq.shape[3] as number) * this.downsampleFactor}]` : "[B, 3, H, W]";
+    const zqOk = zq.ndim === 4 && zq.shape[1] === this.config.embedDim; // a malformed zq: the decoder says so
+    if (options.lr === undefined && zqOk) {
+      const shape = `[${zq.shape[0]}, 3, ${(zq.shape[2] as number) * this.downsampleFactor}, ${(zq.shape[3] as number) * this.downsampleFactor}]`;
       throw new RangeError(
         `VQVAE.decode: this VQ-VAE's decoder is conditioned on the 3T image (lrCondition "${this.config.lrCondition}"): pass { lr }, the condition ${shape} (slices k-1, k, k+1 on the HR grid) of the decoded slices`,
       );
     }
-    return this.decoder.forward(zq, options.lr, options.cfwWeight ?? 1);
+    return this.decoder.forward(zq, options.lr ?? null, options.cfwWeight ?? 1);
   }
 
   /** Code indices [B, h, w] -> reconstruction. */

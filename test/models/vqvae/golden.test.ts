@@ -19,6 +19,7 @@ const TINY = resolveVQVAEConfig({
   embedDim: 4,
   codebookSize: 16,
   deadCodeThreshold: 0,
+  lrCondition: "none", // the golden values are PyTorch's plain decoder
 });
 
 function loadGolden(): { model: VQVAE; g: Map<string, T.Tensor> } {

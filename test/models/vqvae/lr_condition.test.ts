@@ -1,7 +1,8 @@
-// The LR-conditioned decoder (lrCondition "cfw"): it starts as the plain decoder (zero fusion), then
-// depends on lr; cfwWeight 0 removes the 3T image; a plain model ignores lr and has no new keys; clear
-// errors for a missing or misshapen lr; a saved directory loads back to the same outputs, and one
-// written before the switch existed loads as a plain model; it learns to use the 3T image.
+// The LR-conditioned decoder (lrCondition "cfw", "cfw-residual"): it starts as the plain decoder (zero
+// fusion), then depends on lr; cfwWeight 0 removes the 3T features; the residual variant adds the
+// condition's centre slice; a plain model ignores lr and has no new keys; clear errors for a missing
+// or misshapen lr; a saved directory loads back to the same outputs, and one written before the switch
+// existed loads as a plain model; both variants learn to use the 3T image.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -16,6 +17,7 @@ after(() => rmSync(work, { recursive: true, force: true }));
 
 const PLAIN = resolveVQVAEConfig({ baseChannels: 8, channelMult: [1, 2], codebookSize: 32, lrCondition: "none" });
 const CFW: VQVAEConfig = { ...PLAIN, lrCondition: "cfw" };
+const RESIDUAL: VQVAEConfig = { ...PLAIN, lrCondition: "cfw-residual" };
 
 /** Copies every weight of `from` that `to` has (the plain decoder's keys are a subset of the conditioned one's). */
 function copyShared(from: VQVAE, to: VQVAE): string[] {
@@ -67,6 +69,28 @@ test("the conditioned decoder starts as the plain one (zero fusion) and, once it
   cfw.dispose();
 });
 
+test("cfw-residual: the same weights as cfw, and the output is cfw's plus the condition's centre slice", () => {
+  T.manualSeed(6);
+  const cfw = new VQVAE(CFW);
+  perturbFusion(cfw, 8);
+  const res = new VQVAE(RESIDUAL);
+  const sd = cfw.stateDict();
+  res.loadStateDict(sd, { strict: true });
+  for (const t of sd.values()) t.dispose();
+  cfw.eval();
+  res.eval();
+  T.noGrad(() =>
+    T.tidy(() => {
+      const zq = T.randn([2, 4, 8, 8]);
+      const lr = T.rand([2, 3, 16, 16]);
+      assertClose(res.decode(zq, { lr }).toArray(), cfw.decode(zq, { lr }).add(lr.narrow(1, 1, 1)).toArray(), { atol: 1e-6, rtol: 1e-5 });
+      assertThrowsMatching(() => res.decode(zq), /lrCondition "cfw-residual"\): pass \{ lr \}/);
+    }),
+  );
+  cfw.dispose();
+  res.dispose();
+});
+
 test("a plain model has no LR weights, ignores lr, and its parameter count grows by exactly the LR encoder and fusions when conditioned", () => {
   T.manualSeed(2);
   const plain = new VQVAE(PLAIN);
@@ -112,7 +136,7 @@ test("a conditioned model refuses to decode without lr, or with an lr of the wro
       plain.dispose();
     }),
   );
-  assertThrowsMatching(() => resolveVQVAEConfig({ lrCondition: "sft" as never }), /lrCondition must be one of "none", "cfw", got "sft"/);
+  assertThrowsMatching(() => resolveVQVAEConfig({ lrCondition: "sft" as never }), /lrCondition must be one of "none", "cfw", "cfw-residual", got "sft"/);
   m.dispose();
 });
 
@@ -172,7 +196,7 @@ function blobs(b: number, s: number, g: T.Generator): T.Tensor {
   });
 }
 
-test("it learns to use the 3T image: with a 2-code codebook, the conditioned model reconstructs a target its lr shows at under half the plain model's L1", () => {
+test("it learns to use the 3T image: with a 2-code codebook, both conditioned models reconstruct a target their lr shows at under half the plain model's L1", () => {
   const g = new T.Generator({ seed: 11 });
   const target = blobs(4, 16, g);
   const lr = T.tidy(() => T.cat([target, target, target], 1).add(T.randn([4, 3, 16, 16], { generator: g }).mul(0.02)));
@@ -197,7 +221,8 @@ test("it learns to use the 3T image: with a 2-code codebook, the conditioned mod
   };
   const plain = final(PLAIN);
   const cfw = final(CFW);
-  assert.ok(cfw < 0.5 * plain, `L1 after 80 steps: conditioned ${cfw.toFixed(4)}, plain ${plain.toFixed(4)}`);
+  const residual = final(RESIDUAL);
+  assert.ok(cfw < 0.5 * plain && residual < 0.5 * plain, `L1 after 80 steps: cfw ${cfw.toFixed(4)}, cfw-residual ${residual.toFixed(4)}, plain ${plain.toFixed(4)}`);
   for (const t of [target, lr, x]) t.dispose();
   g.dispose();
 });

@@ -38,6 +38,7 @@ const TINY = resolveVQVAEConfig({
   embedDim: 4,
   codebookSize: 64,
   deadCodeThreshold: 0.05,
+  lrCondition: "none",
 });
 
 test("a tiny VQ-VAE overfits 4 slices of 32x32: L1 loss falls below 25% of its start within 100 AdamW steps", () => {

@@ -46,13 +46,25 @@ function expectedParameters(c: VQVAEConfig): number {
     cur = ch;
   }
   dec += gn(c.baseChannels) + conv(c.baseChannels, c.outChannels, 3);
+  if (c.lrCondition !== "none") {
+    // lr_encoder.ts: conv_in from the 3 condition slices, per level a ResBlock (after a stride-2 conv
+    // on all but the first); decoder.ts: a fusion conv [f, f_lr] -> f per level.
+    dec += conv(3, c.baseChannels, 3);
+    cur = c.baseChannels;
+    chs.forEach((ch, i) => {
+      if (i > 0) dec += conv(cur, cur, 3);
+      dec += res(cur, ch) + conv(2 * ch, ch, 3);
+      cur = ch;
+    });
+  }
   return enc + dec;
 }
 
-test("CPU preset: shapes of encode, decode, forward; downsampling factor 4; codebook is a buffer", () => {
+test("CPU preset: shapes of encode, decode, forward; downsampling factor 4; codebook is a buffer; LR-conditioned decoder", () => {
   T.manualSeed(0);
   const m = new VQVAE(VQVAE_CPU_SMALL);
   assert.equal(m.downsampleFactor, 4);
+  assert.equal(m.config.lrCondition, "cfw-residual");
   assert.equal(countParameters(m), expectedParameters(VQVAE_CPU_SMALL));
   assert.equal(m.numParameters(), countParameters(m));
   assert.ok(!m.namedParameters().some(([k]) => k.startsWith("quantize.")), "the codebook is not trained by the optimiser");
@@ -73,8 +85,9 @@ test("CPU preset: shapes of encode, decode, forward; downsampling factor 4; code
     assert.deepEqual(enc.indices.shape, [2, 8, 12]);
     assert.equal(enc.indices.dtype, "int64");
     assert.deepEqual(enc.commitmentLoss.shape, []);
-    assert.deepEqual(m.decode(enc.zq).shape, [2, 1, 32, 48]);
-    const out = m.forward(x);
+    const lr = T.rand([2, 3, 32, 48]);
+    assert.deepEqual(m.decode(enc.zq, { lr }).shape, [2, 1, 32, 48]);
+    const out = m.forward(x, { lr });
     assert.deepEqual(out.recon.shape, [2, 1, 32, 48]);
     assert.ok(out.perplexity.item() >= 1 && out.perplexity.item() <= 2 * 8 * 12);
   });
@@ -102,7 +115,7 @@ test("paper preset: parameter count by formula and a forward at 32x32 (latent [1
 
 test("encodeLatent = scaleFactor * zq; decodeLatent undoes the scale; quantize option snaps to codes", () => {
   T.manualSeed(1);
-  const m = new VQVAE(resolveVQVAEConfig({ codebookSize: 32 }));
+  const m = new VQVAE(resolveVQVAEConfig({ codebookSize: 32, lrCondition: "none" }));
   m.eval();
   T.noGrad(() =>
     T.tidy(() => {
@@ -155,12 +168,12 @@ test("config: presets are frozen, resolver rejects unknown keys and bad values, 
   assertThrowsMatching(() => new VQVAE({ ...VQVAE_CPU_SMALL, codebookSize: 1 }), /codebookSize must be an integer >= 2, got 1/);
 });
 
-test("dtype is a parameter: a float64 model runs in float64", () => {
-  const m = new VQVAE(resolveVQVAEConfig({ baseChannels: 8, channelMult: [1, 2], codebookSize: 16 }), { dtype: "float64" });
+test("dtype is a parameter: a float64 model runs in float64 (a float32 condition is converted)", () => {
+  const m = new VQVAE(resolveVQVAEConfig({ baseChannels: 8, channelMult: [1, 2], codebookSize: 16, lrCondition: "cfw-residual" }), { dtype: "float64" });
   assert.ok(m.parameters().every((p) => p.dtype === "float64"));
   assert.equal(m.quantize.embedding.dtype, "float64");
   T.tidy(() => {
-    const out = m.loss(T.randn([1, 3, 8, 8], { dtype: "float64" }), T.randn([1, 1, 8, 8], { dtype: "float64" }));
+    const out = m.loss(T.randn([1, 3, 8, 8], { dtype: "float64" }), T.randn([1, 1, 8, 8], { dtype: "float64" }), { lr: T.rand([1, 3, 8, 8]) });
     assert.equal(out.recon.dtype, "float64");
     assert.ok(Number.isFinite(out.total.item()));
   });
@@ -169,7 +182,7 @@ test("dtype is a parameter: a float64 model runs in float64", () => {
 
 test("state dict round trip through safetensors: a new model gives identical codes and reconstructions", () => {
   T.manualSeed(5);
-  const cfg = resolveVQVAEConfig({ baseChannels: 8, channelMult: [1, 2], codebookSize: 32, deadCodeThreshold: 0.5 });
+  const cfg = resolveVQVAEConfig({ baseChannels: 8, channelMult: [1, 2], codebookSize: 32, deadCodeThreshold: 0.5, lrCondition: "none" });
   const a = new VQVAE(cfg);
   const opt = new T.optim.AdamW(a.parameters(), { lr: 1e-3 });
   const x = T.randn([2, 3, 16, 16]);
