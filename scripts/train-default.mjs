@@ -9,6 +9,7 @@
 //   moe         train         configs/default/moe.json  (three experts: the default model)
 //   e1, e2, e3  train         the same, one expert each (same steps: the paper's central comparison)
 //   nobg        train         the same, without the b and g encoder inputs (the ablation of Table I)
+//   unet        train-unet    configs/default/unet.json (the plain regression U-Net, the MoE's wall-clock budget)
 //   evaluate    scripts/evaluate-default.mjs evaluate: the demo of every trained run on the held-out slab
 //               (seed 1), the VQ-VAE ceiling, and the comparison table DIR/eval/results.{json,md}
 //   export      scripts/evaluate-default.mjs export: DIR/moe with that table as the embedded default model
@@ -31,7 +32,7 @@ const flag = (name, def) => {
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : def;
 };
 const dir = resolve(flag("dir", join(root, "runs", "default")));
-const STAGES = ["data", "vqvae", "moe", "e1", "e2", "e3", "nobg", "evaluate", "export"];
+const STAGES = ["data", "vqvae", "moe", "e1", "e2", "e3", "nobg", "unet", "evaluate", "export"];
 const only = flag("only", STAGES.join(",")).split(",");
 const unknown = only.filter((s) => !STAGES.includes(s));
 if (unknown.length > 0) {
@@ -70,7 +71,7 @@ function train(stage, out, argv) {
 
 const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : -Infinity);
 const results = join(dir, "eval", "results.json");
-const models = ["vqvae", "moe", "e1", "e2", "e3", "nobg"].map((r) => join(dir, r, "model.safetensors"));
+const models = ["vqvae", "moe", "e1", "e2", "e3", "nobg", "unet"].map((r) => join(dir, r, "model.safetensors"));
 const exported = join(root, "models", "default", "card.json");
 /** The last table has a run whose demo failed (evaluate exits 1 then, but it writes the table). */
 const hasFailedRow = () => JSON.parse(readFileSync(results, "utf8")).rows.some((r) => r[1] === "failed");
@@ -96,6 +97,7 @@ const stages = {
   e2: () => train("e2", join(dir, "e2"), moe(["--experts", "2"])),
   e3: () => train("e3", join(dir, "e3"), moe(["--experts", "3"])),
   nobg: () => train("nobg", join(dir, "nobg"), moe(["--no-bias", "--no-gradwarp"])),
+  unet: () => train("unet", join(dir, "unet"), ["train-unet", data, "--config", config("unet.json")]),
   evaluate: () =>
     mtime(results) > Math.max(...models.map(mtime)) && !hasFailedRow() && !flag("only", "").split(",").includes("evaluate")
       ? console.log(`== evaluate: ${results} is newer than every model; skipped`)
