@@ -34,7 +34,7 @@ export function registerDemo(program: Command): void {
     .option("--model <dir>", "a trained model directory with heldout.json (default: the embedded model)")
     .option("-o, --output <dir>", "output directory", "demo-output")
     .option("--whole", "enhance and evaluate the whole volume too (slow: every slice; the whole-volume rows include training slices)")
-    .option("--steps <n>", "DDIM steps (default: the model's sampling.steps)", positiveInt("steps"))
+    .option("--steps <n>", "diffusion steps (DDIM's, or a residual-shifting model's chain levels; default: the model's sampling.steps)", positiveInt("steps"))
     .option("--start <fraction>", "start each chain at this fraction of its schedule; 1 = from pure noise (default: the model's sampling.start)", parseStart)
     .option("--seed <n>", "sampler seed (the acquisition's seed comes from heldout.json)", nonNegativeInt("seed"), ENHANCE_DEFAULTS.seed)
     .option("--batch <n>", "tiles per forward pass", positiveInt("batch"), ENHANCE_DEFAULTS.batch)
