@@ -46,6 +46,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"memory", Memory},
       {"pauseMemoryReports", PauseMemoryReports},
       {"resumeMemoryReports", ResumeMemoryReports},
+      {"memoryReportState", MemoryReportStateOf},
       {"backward", Backward},
       {"grad", Grad},
       {"getGrad", GetGrad},

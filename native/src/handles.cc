@@ -80,6 +80,10 @@ constexpr uint32_t kTensorIdBase = 1u << 30;
 
 void pauseMemoryReports() { g_reportsPaused += 1; }
 
+MemoryReportState memoryReportState(Napi::Env env) {
+  return {g_reportsPaused, g_unreportedBytes, Napi::MemoryManagement::AdjustExternalMemory(env, 0)};
+}
+
 void resumeMemoryReports(Napi::Env env) {
   if (g_reportsPaused > 0) g_reportsPaused -= 1;
   if (g_reportsPaused == 0) reportToV8(env, 0);

@@ -28,6 +28,14 @@ void releaseTensor(Napi::Env env, uint32_t id);
 void pauseMemoryReports();
 void resumeMemoryReports(Napi::Env env);
 
+// What the reporting holds: nested pauses, bytes not yet told, and V8's external-memory total.
+struct MemoryReportState {
+  int32_t paused;
+  int64_t unreported;
+  int64_t v8External;
+};
+MemoryReportState memoryReportState(Napi::Env env);
+
 int64_t liveTensorCount();
 int64_t liveTensorBytes();
 

@@ -140,6 +140,17 @@ Napi::Value PauseMemoryReports(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// memoryReportState() -> [nested pauses, bytes not yet told to V8, V8's external-memory total]
+Napi::Value MemoryReportStateOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const MemoryReportState s = memoryReportState(env);
+  Napi::Array out = Napi::Array::New(env, 3);
+  out.Set(0u, static_cast<double>(s.paused));
+  out.Set(1u, static_cast<double>(s.unreported));
+  out.Set(2u, static_cast<double>(s.v8External));
+  return out;
+}
+
 Napi::Value ResumeMemoryReports(const Napi::CallbackInfo& info) {
   resumeMemoryReports(info.Env());
   return info.Env().Undefined();

@@ -13,4 +13,5 @@ Napi::Value IsContiguous(const Napi::CallbackInfo& info);
 Napi::Value Memory(const Napi::CallbackInfo& info);
 Napi::Value PauseMemoryReports(const Napi::CallbackInfo& info);
 Napi::Value ResumeMemoryReports(const Napi::CallbackInfo& info);
+Napi::Value MemoryReportStateOf(const Napi::CallbackInfo& info);
 }  // namespace moediff

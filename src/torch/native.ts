@@ -38,6 +38,7 @@ export interface NativeAddon {
   memory(): [number, number];
   pauseMemoryReports(): void;
   resumeMemoryReports(): void;
+  memoryReportState(): [number, number, number];
   backward(outputs: number[], grads: (number | null)[] | null, retainGraph: boolean, createGraph: boolean): void;
   grad(
     outputs: number[],
