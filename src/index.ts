@@ -21,6 +21,7 @@ export { simulateAcquisition, checkAcquisitionParams, type AcquisitionParams, ty
 
 export { MoEDiffSRPipeline, ENHANCE_DEFAULTS, EnhanceError, type EnhanceSettings, type SamplingOptions, type TileOutput } from "./inference/pipeline.js";
 export { enhanceVolume, type EnhanceOptions, type EnhanceProgress, type EnhanceResult, type EnhanceStats } from "./inference/enhance.js";
+export { enhanceVolumeUNet, loadUNetModel, type UNetEnhanceOptions, type UNetEnhanceResult } from "./inference/unet_enhance.js";
 export { writeExplain } from "./inference/explain_files.js";
 export { DEFAULT_MODEL_DIR } from "./model_dir/default_dir.js";
 export { loadModelDir, ModelDirError, type LoadedModel } from "./model_dir/load.js";
