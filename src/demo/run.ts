@@ -149,6 +149,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     return r;
   };
 
+  if (o.steps === 0) {
+    throw new RangeError("demo: steps 0 is the autoencoder alone, which the demo already shows as its 'autoencoder only' row; give steps >= 1 (or leave it out for the model's own)");
+  }
   const w = new OutputWriter(o.out); // first, so an unusable output directory fails before any work
   // LPIPS weights next, for the same reason.
   let lpips: ScopeLpips | undefined;
@@ -271,7 +274,6 @@ async function demoSteps(o: DemoOptions, ctx: DemoContext): Promise<DemoResult> 
     let latent: LatentDiagnostics | null = null;
     let latentNote: string | null = null;
     if (o.latent === false) latentNote = "not measured (turned off)";
-    else if (enhanceOptions.steps === 0) latentNote = "not measured: steps 0 samples nothing (rho is 0 by definition)";
     else if (lm.card.slice.axis !== slab.axis) latentNote = `not measured: the slab is cut along ${slab.axis}, the model slices along ${lm.card.slice.axis}`;
     else {
       latent = await timed("latent diagnostics", "latent diagnostics: rho and cos of the sampler's final latent on the slab (a second pass over its tiles)", () =>

@@ -182,6 +182,9 @@ test("the autoencoder-only row is the same pipeline on the same input with steps
   assert.equal(JSON.parse(readFileSync(join(out, "metrics.json"), "utf8")).latent.measured.rho, l.rho);
   assert.match(run.table, new RegExp(`\\nlatent \\(MoEDiff-SR, ${l.slices.length} slab slices\\): rho = .* = ${l.rho.toFixed(3)}, cos.* = ${l.cos.toFixed(3)}$`));
   assert.ok(logged.some((s) => s.startsWith("latent: rho")));
+  // steps 0 would make the model's row the autoencoder row: refused before any work, saying so.
+  await assert.rejects(runDemo({ modelDir: fx.modelDir, out: join(dir, "steps0"), steps: 0 }), /steps 0 is the autoencoder alone, which the demo already shows/);
+  assert.equal(existsSync(join(dir, "steps0")), false);
 });
 
 test("the source: a missing Colin27 names the package; a different file is a warning", () => {

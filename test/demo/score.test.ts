@@ -17,16 +17,16 @@ let cleanup: () => void;
 before(() => ({ dir, cleanup } = tempDir("moediff-report-eval-")));
 after(() => cleanup());
 
-/** Writes reference, four predictions and two region masks on a [16, 14, nz] grid into DIR/name. */
-function writeSet(name: string, nz: number): { ref: string; files: Record<MethodKey, string>; regions: string; vols: Record<string, Volume> } {
+/** Writes the reference, every method's prediction and two region masks on a [16, ny, nz] grid into DIR/name. */
+function writeSet(name: string, nz: number, ny = 14): { ref: string; files: Record<MethodKey, string>; regions: string; vols: Record<string, Volume> } {
   const root = join(dir, name);
   mkdirSync(join(root, "regions"), { recursive: true });
-  const dims: [number, number, number] = [16, 14, nz];
+  const dims: [number, number, number] = [16, ny, nz];
   const affine = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];
-  const n = 16 * 14 * nz;
+  const n = 16 * ny * nz;
   const field = (f: (i: number, j: number, k: number) => number): Volume => {
     const data = new Float32Array(n);
-    for (let q = 0; q < n; q++) data[q] = f(q % 16, Math.floor(q / 16) % 14, Math.floor(q / (16 * 14)));
+    for (let q = 0; q < n; q++) data[q] = f(q % 16, Math.floor(q / 16) % ny, Math.floor(q / (16 * ny)));
     return { data, dims, affine };
   };
   const vols: Record<string, Volume> = { reference: field((i, j, k) => 50 + 30 * Math.sin(i / 2) * Math.cos(j / 3) + k) };
@@ -76,5 +76,37 @@ test("a slab thinner than the SSIM window: same definitions, the 3-D SSIM n/a wi
     assert.equal(brain?.hfen, hfen(pred.data, ref.data, ref.dims, { mask }));
     assert.deepEqual(m.perSlice, perSliceMetrics(pred.data, ref.data, ref.dims, range, 2));
     assert.ok(Number.isFinite(m.sliceMeans.ssim));
+  }
+});
+
+test("with LPIPS weights: the whole grid's and the brain's LPIPS, as evaluate computes them, thick and thin", async () => {
+  const { FIXTURES } = await import("../metrics/lpips_formula.js");
+  const { evaluate, loadLpipsScorer } = await import("../../src/evaluate/evaluate.js");
+  const backbone = `${FIXTURES}lpips_vgg_tiny.pth`;
+  const linear = `${FIXTURES}lpips_vgg_tiny_lin.pth`;
+  const scorer = await loadLpipsScorer({ lpipsBackbone: backbone, lpipsLinear: linear });
+  try {
+    // 16x16 slices: the tiny VGG's smallest input.
+    const s = writeSet("lpips-thick", SSIM_WINDOW, 16);
+    const scope = scoreScope("slab", s.ref, s.files, s.regions, 2, { lpips: { scorer, backbone, linear } });
+    for (const m of scope.methods) {
+      const r = await evaluate({ pred: s.files[m.method], ref: s.ref, regions: s.regions, perSlice: true, axis: 2, lpipsBackbone: backbone, lpipsLinear: linear });
+      assert.deepEqual(m.lpips, { value: r.lpips?.value, brain: r.lpips?.brain?.value });
+      assert.ok(Number.isFinite(m.lpips?.brain ?? Number.NaN));
+    }
+    assert.notEqual(scope.methods[0]?.lpips?.value, scope.methods[4]?.lpips?.value, "the methods differ");
+    // The thin path (evaluate refuses the grid) gives the same definitions.
+    const t = writeSet("lpips-thin", 4, 16);
+    const thin = scoreScope("slab", t.ref, t.files, t.regions, 2, { lpips: { scorer, backbone, linear } });
+    const ref = t.vols.reference as Volume;
+    const low = Math.min(...ref.data);
+    const range = Math.max(...ref.data) - low;
+    for (const m of thin.methods) {
+      const pred = t.vols[m.method] as Volume;
+      assert.equal(m.lpips?.value, scorer.score(pred.data, ref.data, ref.dims, { axis: 2, low, range }).mean);
+      assert.ok(Number.isFinite(m.lpips?.brain ?? Number.NaN));
+    }
+  } finally {
+    scorer.dispose();
   }
 });
