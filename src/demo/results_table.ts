@@ -5,8 +5,9 @@
 //   input (nearest), trilinear, cubic B-spline        the classical baselines (from the default model's demo)
 //   autoencoder only                                  decode(encode(LR)): the default model's pipeline with
 //                                                     steps 0 (from the same demo)
-//   regression U-Net                                  a place for the plain pixel-space regression model
-//                                                     (SPEC section 6); "not built yet" until it exists
+//   regression U-Net                                  DIR/unet (train-unet): the plain pixel-space regression
+//                                                     model (SPEC section 6) on the default demo's LR input and
+//                                                     enhanced grid, as `baseline --method unet` makes it
 //   E1 / E2 / E3 only                                 DIR/e1, e2, e3: one expert each, same training steps
 //   MoEDiff-SR, 3 experts (default)                   DIR/moe
 //   3 experts without b and g                         DIR/nobg: the ablation of the encoder's b and g inputs
@@ -38,14 +39,17 @@ import { brainMask } from "../preprocess/segment/index.js";
 import { writeFileAtomic } from "../util/atomic_write.js";
 import { ceilingFile, ceilingSlab, scoreCeiling, vqvaeReconstruction } from "./ceiling.js";
 import { renderMarkdown, type Block } from "../util/document.js";
-import type { MethodScores, ScopeLpips } from "./score.js";
+import { scoreScope, type MethodKey, type MethodScores, type ScopeLpips } from "./score.js";
+import { enhanceVolumeUNet } from "../inference/unet_enhance.js";
+import { readNifti, toVolume } from "../nifti/index.js";
+import type { Axis } from "../data/slicing.js";
 import { loadLpipsScorer } from "../evaluate/evaluate.js";
 import type { LatentGap } from "./latent_diagnostics.js";
 import { BSPLINE_LABEL, columnKeys, resultColumns, type ColumnKey } from "./results_layout.js";
 import { formatHeldout, heldoutFromManifest, type HeldoutResults, type ResultCell } from "../model_dir/heldout.js";
 import { OutputWriter } from "./outputs.js";
 import { runDemo } from "./run.js";
-import { cropData, cropVolume, type Dim } from "./slab.js";
+import { cropData, cropGrid, cropVolume, type Dim } from "./slab.js";
 import { loadSource } from "./source.js";
 import { DEMO_REPORT_FORMAT, type DemoReport } from "./types.js";
 
@@ -71,8 +75,8 @@ export const BASELINES = [
   { key: "bspline", label: BSPLINE_LABEL },
   { key: "autoencoder", label: "autoencoder only" },
 ] as const;
-/** The plain regression U-Net's row (SPEC section 6), until its evaluation is added here. */
-export const REGRESSION_UNET = { label: "regression U-Net", status: "not built yet" } as const;
+/** The plain regression U-Net's row (SPEC section 6): the run DIR/unet of `train-unet`. */
+export const REGRESSION_UNET = { name: "unet", label: "regression U-Net" } as const;
 export const CEILING_LABEL = "VQ-VAE ceiling";
 /** DDIM steps of the "from noise" rows (evaluateDefault's fullChainSteps). */
 export const FULL_CHAIN_STEPS = 10;
@@ -327,9 +331,11 @@ export async function evaluateDefault(o: EvaluateDefaultOptions): Promise<Evalua
   const first = withDemo[0];
   const scorer = o.lpips === undefined ? null : await loadLpipsScorer({ lpipsBackbone: o.lpips.backbone, lpipsLinear: o.lpips.linear, lpipsNet: o.lpips.net ?? "vgg" });
   let ceiling: CeilingOutcome | null;
+  let unet: { row: TableRow; note: string };
   try {
     const lpips = scorer === null || o.lpips === undefined ? undefined : { scorer, backbone: o.lpips.backbone, linear: o.lpips.linear };
     ceiling = computeCeiling(o.dir, first === undefined ? null : join(evalDir, first.name), device, log, lpips);
+    unet = await unetRow(o.dir, first === undefined ? null : join(evalDir, first.name), first?.report, device, log, lpips);
   } finally {
     scorer?.dispose();
   }
@@ -344,7 +350,7 @@ export async function evaluateDefault(o: EvaluateDefaultOptions): Promise<Evalua
     // The autoencoder alone leaves the 3T latent where it is: ρ = 0 by definition (cos is undefined).
     else rows.push({ label: b.label, scores: b.key === "autoencoder" ? { ...rowScores(m), rho: 0 } : rowScores(m) });
   }
-  rows.push({ label: REGRESSION_UNET.label, status: REGRESSION_UNET.status });
+  rows.push(unet.row);
   const runRow = (r: RunOutcome): TableRow => {
     const m = r.report !== undefined ? enhancedOf(r.report) : undefined;
     return m !== undefined ? { label: r.label, scores: rowScores(m, r.report?.latent.measured ?? null) } : { label: r.label, status: r.status === "failed" ? "failed" : "not trained" };
@@ -368,7 +374,7 @@ export async function evaluateDefault(o: EvaluateDefaultOptions): Promise<Evalua
   }
   notes.push(
     "Autoencoder only: the default model's pipeline with steps 0 (moediff-sr enhance --steps 0): the 3T latent every chain starts from, decoded — decode(encode(LR)), no diffusion step.",
-    `${REGRESSION_UNET.label}: the plain pixel-space regression baseline (residual on the B-spline image); its row is filled once it is trained and scored here.`,
+    unet.note,
     "ρ = |z_out − z_LR| / |z_HR − z_LR| and cos = cos(z_out − z_LR, z_HR − z_LR) over the latents of the slab's slices (z_LR: the 3T slice's latent, z_HR: the HR slice's with its b and g, z_out: the sampler's final latent; Frobenius norms): ρ 0 = the sampler did not move the 3T latent, ρ 1 and cos 1 = it reached the HR latent, cos ≤ 0 = it moved away from it.",
   );
   const samplers = [...new Set(withDemo.map((r) => `DDIM ${r.report!.enhance.steps} steps, start ${r.report!.enhance.start}, ${r.report!.enhance.snapToCodebook ? "codebook snap" : "no codebook snap"}`))];
@@ -399,6 +405,52 @@ export async function evaluateDefault(o: EvaluateDefaultOptions): Promise<Evalua
     writeFileAtomic(join(o.dir, "moe", "heldout.json"), (wr) => wr(Buffer.from(formatHeldout({ ...heldout, results }))));
   }
   return { results, runs, fullChain: chainRuns, ceiling, files: { json, markdown } };
+}
+
+/**
+ * The regression U-Net's row: DIR/unet (train-unet) on the LR input of the demo in `demoOut`, onto the
+ * grid that demo enhanced (the slab and its context, normalised by the same divisor), cut to the slab,
+ * written to DIR/eval/unet/unet.nii.gz and scored by the demo's scoring against the same reference.
+ */
+async function unetRow(
+  dir: string,
+  demoOut: string | null,
+  report: DemoReport | undefined,
+  device: T.Device,
+  log: (l: string) => void,
+  lpips?: ScopeLpips,
+): Promise<{ row: TableRow; note: string }> {
+  const run = join(dir, REGRESSION_UNET.name);
+  const label = REGRESSION_UNET.label;
+  const about = "the plain pixel-space regression baseline (train-unet: a 2-D U-Net on the same condition slices, residual on the B-spline image)";
+  if (!existsSync(join(run, "model.safetensors"))) {
+    log(`${REGRESSION_UNET.name}: not trained (${run}/model.safetensors is missing)`);
+    return { row: { label, status: "not trained" }, note: `${label}: ${about}; not trained in this directory.` };
+  }
+  if (demoOut === null || report === undefined) return { row: { label, status: "no demo ran" }, note: `${label}: ${about}; no demo gave it an input.` };
+  try {
+    log(`${REGRESSION_UNET.name}: ${run} on the held-out slab's LR input (as baseline --method unet)`);
+    const slab = report.heldout.slab;
+    const dim = axisDim(slab.axis) as Dim;
+    const hr = loadSource(heldoutFromManifest(readManifest(join(dir, "data"))).source).ras;
+    const [c0, c1] = report.enhance.slices;
+    const grid = cropGrid({ dims: [hr.dims[0], hr.dims[1], hr.dims[2]], affine: Array.from(hr.affine) }, dim, c0, c1);
+    const lr = toVolume(readNifti(join(demoOut, "lr.nii.gz")));
+    const r = await enhanceVolumeUNet(run, lr, { like: grid, inputScale: report.enhance.wholeVolumeScale, axes: [report.enhance.axis as Axis], device });
+    const out = new OutputWriter(join(dir, "eval", REGRESSION_UNET.name));
+    const file = out.volume("unet.nii.gz", cropVolume(r.output, dim, slab.first - c0, slab.last - c0), "moediff-sr regression U-Net baseline");
+    const files = Object.fromEntries(
+      ["input", "trilinear", "bspline", "autoencoder", "enhanced"].map((k) => [k, k === "enhanced" ? file : join(demoOut, `${k}.nii.gz`)]),
+    ) as Record<MethodKey, string>;
+    const regions = existsSync(join(demoOut, "regions")) ? join(demoOut, "regions") : null;
+    const scope = scoreScope("slab", join(demoOut, "reference.nii.gz"), files, regions, dim, lpips === undefined ? {} : { lpips });
+    const m = scope.methods.find((x) => x.method === "enhanced");
+    if (m === undefined) throw new Error("internal error: no row for the U-Net");
+    return { row: { label, scores: rowScores(m) }, note: `${label}: ${about}, ${run}, on the same LR input and grid as the default model's demo; eval/unet/unet.nii.gz.` };
+  } catch (e) {
+    log(`${REGRESSION_UNET.name}: failed: ${errorText(e)}`);
+    return { row: { label, status: "failed" }, note: `${label}: ${about}; scoring it failed: ${errorText(e)}.` };
+  }
 }
 
 /** The ceiling of the default model's VQ-VAE (both snap settings), scored against `demoOut`'s files. */

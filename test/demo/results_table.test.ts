@@ -17,6 +17,7 @@ import { parseHeldout, readHeldout } from "../../src/model_dir/heldout.js";
 import { evaluateDefault, RESULT_COLUMNS, RESULT_COLUMNS_LPIPS, resultsMarkdown, resultsTable, rowScores, type EvaluateDefaultResult, type RowScores } from "../../src/demo/results_table.js";
 import { tempDir } from "../data/phantom.js";
 import { demoFixture } from "./fixture.js";
+import { writeTinyUNetDir } from "../models/unet/tiny_unet.js";
 
 /** Brain PSNR 3 dB below the whole grid's (a background that flatters), so the Δ tells them apart. */
 const scores = (psnr: number, ssim = 0.9): RowScores => ({
@@ -85,6 +86,7 @@ before(async () => {
   ({ dir, cleanup } = tempDir("moediff-results-"));
   await demoFixture(dir); // dir/data and dir/model
   renameSync(join(dir, "model"), join(dir, "moe"));
+  writeTinyUNetDir(join(dir, "unet"), { perturb: true });
   const tensors = T.memory().numTensors;
   run = await evaluateDefault({ dir, steps: 2, fullChainSteps: 3, regions: false, log: (l) => logged.push(l) });
   assert.equal(T.memory().numTensors, tensors, "evaluateDefault leaves no tensor behind");
@@ -105,7 +107,21 @@ test("evaluateDefault: the rows are the demo's and the ceiling's numbers; untrai
       ...["E1 only", "E2 only", "E3 only", "MoEDiff-SR, 3 experts (default)", "3 experts without b and g"].map((l) => `${l}, from noise (3 steps)`),
     ],
   );
-  assert.deepEqual(rows[4]?.slice(0, 3), ["regression U-Net", "not built yet", ""]);
+  // The regression U-Net: DIR/unet on the demo's input, cut to the slab, scored against the same reference.
+  const unetFile = join(dir, "eval", "unet", "unet.nii.gz");
+  const unetVol = load(unetFile);
+  const refVol = load(join(dir, "eval", "moe", "reference.nii.gz"));
+  assert.deepEqual(unetVol.dims, refVol.dims);
+  assert.ok(unetVol.data.some((v) => v > 0));
+  {
+    const brainMask = load(join(dir, "eval", "moe", "regions", "brain.nii.gz"));
+    const [lo, hi] = dataRange(refVol.data);
+    const mine = volumeAndRegionMetrics(unetVol.data, refVol.data, refVol.dims, hi - lo, [regionsFromMask(brainMask.data, "brain")]);
+    assert.equal(rows[4]![1], Number(mine.regions[0]![0]!.psnr.toFixed(2)), "U-Net brain PSNR");
+    assert.equal(rows[4]![5], Number(mine.volume.psnr.toFixed(2)), "U-Net PSNR");
+    assert.deepEqual(rows[4]!.slice(9), ["", ""], "not a latent model");
+  }
+  assert.ok(run.results.notes?.some((n) => /^regression U-Net: the plain pixel-space regression baseline .*eval\/unet\/unet\.nii\.gz/.test(n)));
   for (const i of [5, 6, 7, 9, 11, 12, 13, 15]) assert.equal(rows[i]![1], "not trained", String(rows[i]![0]));
   assert.deepEqual(run.runs.map((r) => r.status), ["evaluated", "not trained", "not trained", "not trained", "not trained"]);
   assert.deepEqual(run.fullChain.map((r) => r.status), ["evaluated", "not trained", "not trained", "not trained", "not trained"]);
