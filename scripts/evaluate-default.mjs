@@ -6,7 +6,8 @@
 //     For every trained run of DIR (moe, e1, e2, e3, nobg): heldout.json into the run, `moediff-sr demo`
 //     of its held-out slab into DIR/eval/<run>/ (seed 1; with the autoencoder-only row and the latent
 //     diagnostics rho and cos) and, from pure noise with --full-chain-steps DDIM steps (default 10; 0:
-//     none), into DIR/eval/<run>-noise/; the VQ-VAE ceiling into DIR/eval/ceiling/, and the comparison
+//     none), into DIR/eval/<run>-noise/; the regression U-Net DIR/unet on the default demo's input into
+//     DIR/eval/unet/; the VQ-VAE ceiling into DIR/eval/ceiling/, and the comparison
 //     table, brain-masked columns first, into DIR/eval/results.json and results.md
 //     (src/demo/results_table.ts). With LPIPS weights (as `moediff-sr evaluate` takes them) the table has
 //     LPIPS columns, whole grid and brain. Runs that are not trained keep their row as "not trained".
