@@ -36,6 +36,7 @@ import { createScheduler, schedulerClass, type SamplerName } from "../diffusion/
 import type { Scheduler } from "../diffusion/scheduler.js";
 import { sampleShiftAsync, sampleShiftJoint } from "./shift_sampler.js";
 import type { MoEConditioning, MoESampleOptions, MoESampleResult, NoiseSource, NoiseStreams } from "./moe_types.js";
+import { runAsyncChains } from "./async_chains.js";
 
 export type { MoEConditioning, MoESampleOptions, MoESampleResult, NoiseSource, NoiseStreams } from "./moe_types.js";
 
@@ -148,7 +149,7 @@ export function sampleMoE(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOpti
     // The residual-shifting chain (shift_sampler.ts): the scheduler is ResShift's whatever o.sampler says.
     return T.noGrad(() => (o.mode === "joint" ? sampleShiftJoint(model, c, o, shape, size) : withAsyncMask(model, c, o, (mask, runs) => sampleShiftAsync(model, c, o, shape, size, mask, runs))));
   }
-  return T.noGrad(() => (o.mode === "joint" ? sampleJoint(model, c, o, shape, size) : sampleAsync(model, c, o, shape, size)));
+  return T.noGrad(() => (o.mode === "joint" ? sampleJoint(model, c, o, shape, size) : withAsyncMask(model, c, o, (mask, runs) => sampleAsync(model, c, o, shape, size, mask, runs))));
 }
 
 function sampleJoint(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, shape: number[], size: [number, number]): MoESampleResult {
@@ -205,12 +206,7 @@ function withAsyncMask<R>(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOpti
   }
 }
 
-function sampleAsync(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, shape: number[], size: [number, number]): MoESampleResult {
-  const k = model.numExperts;
-  const skip = o.skipBelow ?? 0;
-  if (!(skip >= 0 && skip <= 1 / k)) throw new RangeError(`async skip threshold must be in [0, 1/K] = [0, ${(1 / k).toFixed(4)}] (some expert always reaches 1/K), got ${skip}`);
-  const mask = activeMask(c.gates, skip); // [B, K]
-  const runs = (mask.sum(0).toArray() as number[]).map((n) => n > 0);
+function sampleAsync(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, shape: number[], size: [number, number], mask: Tensor, runs: readonly boolean[]): MoESampleResult {
   const takesSteps = schedulerClass(o.sampler).takesSteps;
   const steps = takesSteps ? asyncStepCounts(o.steps ?? 0, model.schedules.map((s) => s.numTimesteps)) : model.schedules.map((s) => s.numTimesteps);
   if (takesSteps && !(Number.isInteger(o.steps) && (o.steps as number) >= 1)) throw new RangeError(`${o.sampler.toUpperCase()} needs a positive integer number of steps, got ${String(o.steps)}`);
@@ -224,39 +220,16 @@ function sampleAsync(model: MoEDiffSR, c: MoEConditioning, o: MoESampleOptions, 
   const evaluations = schedulers.map((s) => s?.timesteps.length ?? 0);
   const total = evaluations.reduce((a, n) => a + n, 0);
   let done = 0;
-  const finals: Tensor[] = [];
-  try {
-    model.experts.forEach((_, i) => {
-      const scheduler = schedulers[i];
-      if (scheduler === null || scheduler === undefined) {
-        finals.push(T.zeros(shape, { dtype: c.condLatent.dtype, device: c.condLatent.device }));
-        return;
-      }
-      const sched = model.schedules[i] as NoiseSchedule;
-      const ts = scheduler.timesteps;
-      const noise = o.noise(1 + i);
-      const x = walkChain(ts, chainStart(model, sched, ts[0] as number, c, noise, shape, o.start), (zt, t) => {
-        const eps = epsOf(model, i, zt, t, c, size, o.profiler);
-        const z0 = clipped(sched.predictZ0(zt, t, eps), o.z0Clip); // Eq. 8 on the expert's own schedule
-        o.onEvaluation?.(++done, total);
-        return schedulerStep(scheduler, zt, t, z0, noise);
-      });
-      finals.push(T.tidy(() => model.fromTarget(x, c.condLatent)));
-      x.dispose();
+  return runAsyncChains(model, c, shape, mask, runs, evaluations, o.keepExperts === true, (i) => {
+    const scheduler = schedulers[i] as Scheduler;
+    const sched = model.schedules[i] as NoiseSchedule;
+    const ts = scheduler.timesteps;
+    const noise = o.noise(1 + i);
+    return walkChain(ts, chainStart(model, sched, ts[0] as number, c, noise, shape, o.start), (zt, t) => {
+      const eps = epsOf(model, i, zt, t, c, size, o.profiler);
+      const z0 = clipped(sched.predictZ0(zt, t, eps), o.z0Clip); // Eq. 8 on the expert's own schedule
+      o.onEvaluation?.(++done, total);
+      return schedulerStep(scheduler, zt, t, z0, noise);
     });
-    const weights = T.tidy(() => {
-      const m = c.gates.ndim === 4 ? mask.unsqueeze(-1).unsqueeze(-1) : mask;
-      const w = c.gates.mul(m);
-      return w.div(w.sum(1, true).clamp(1e-12, Infinity));
-    });
-    const z0 = aggregateZ0(finals, weights); // Eq. 9 over the experts that ran
-    if (o.keepExperts === true) return { z0, experts: finals, weights, evaluations };
-    finals.forEach((f) => f.dispose());
-    return { z0, weights, evaluations };
-  } catch (e) {
-    finals.forEach((f) => f.dispose());
-    throw e;
-  } finally {
-    mask.dispose();
-  }
+  });
 }

@@ -17,6 +17,7 @@ import type { MoEDiffSR } from "../models/moediff/moediff.js";
 import type { ShiftSchedule } from "../diffusion/shift_schedule.js";
 import { ResShiftScheduler } from "../diffusion/resshift.js";
 import { aggregateZ0 } from "../diffusion/aggregate.js";
+import { runAsyncChains } from "./async_chains.js";
 import { asyncStepCounts } from "../diffusion/async_steps.js";
 import { finestShiftSchedule, shiftTimeLabel } from "../models/moediff/shift_losses.js";
 import { timed, type Profiler } from "../util/profiler.js";
@@ -131,34 +132,12 @@ export function sampleShiftAsync(model: MoEDiffSR, c: MoEConditioning, o: MoESam
   const evaluations = schedulers.map((s) => s?.timesteps.length ?? 0);
   const total = evaluations.reduce((a, n) => a + n, 0);
   let done = 0;
-  const finals: Tensor[] = [];
-  try {
-    model.experts.forEach((_, i) => {
-      const scheduler = schedulers[i];
-      if (scheduler === null || scheduler === undefined) {
-        finals.push(T.zeros(shape, { dtype: c.condLatent.dtype, device: c.condLatent.device }));
-        return;
-      }
-      const sched = model.shiftSchedules[i] as ShiftSchedule;
-      const x = walk(scheduler, o.noise(1 + i), shape, (xt, t) => {
-        const x0 = x0Of(model, i, xt, t / (sched.numTimesteps - 1), c, size, o.z0Clip, o.profiler);
-        o.onEvaluation?.(++done, total);
-        return x0;
-      });
-      finals.push(T.tidy(() => model.fromTarget(x, c.condLatent)));
-      x.dispose();
+  return runAsyncChains(model, c, shape, mask, runs, evaluations, o.keepExperts === true, (i) => {
+    const sched = model.shiftSchedules[i] as ShiftSchedule;
+    return walk(schedulers[i] as ResShiftScheduler, o.noise(1 + i), shape, (xt, t) => {
+      const x0 = x0Of(model, i, xt, t / (sched.numTimesteps - 1), c, size, o.z0Clip, o.profiler);
+      o.onEvaluation?.(++done, total);
+      return x0;
     });
-    const weights = T.tidy(() => {
-      const m = c.gates.ndim === 4 ? mask.unsqueeze(-1).unsqueeze(-1) : mask;
-      const w = c.gates.mul(m);
-      return w.div(w.sum(1, true).clamp(1e-12, Infinity));
-    });
-    const z0 = aggregateZ0(finals, weights); // Eq. 9 over the experts that ran
-    if (o.keepExperts === true) return { z0, experts: finals, weights, evaluations };
-    finals.forEach((f) => f.dispose());
-    return { z0, weights, evaluations };
-  } catch (e) {
-    finals.forEach((f) => f.dispose());
-    throw e;
-  }
+  });
 }
