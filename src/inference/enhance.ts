@@ -139,7 +139,7 @@ interface WorkItem {
 }
 
 /** Writes a native (uncropped) slice image back into the volume data. */
-function insertSlice(data: Float32Array, dims: readonly [number, number, number], g: SliceGeometry, k: number, image: Float32Array): void {
+export function insertSlice(data: Float32Array, dims: readonly [number, number, number], g: SliceGeometry, k: number, image: Float32Array): void {
   const st = [1, dims[0], dims[0] * dims[1]];
   const base = k * (st[g.sliceDim] as number);
   const rs = st[g.rowDim] as number;

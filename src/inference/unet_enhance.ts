@@ -24,7 +24,7 @@ import { axisDim, readModelCard, type ModelCard } from "../model_dir/card.js";
 import { loadUNet } from "../models/unet/load.js";
 import type { UNet } from "../models/unet/unet.js";
 import type { UNetRunConfig } from "../models/unet/config.js";
-import { EnhanceError, hasSignal, MIN_SIGNAL_MM2, prepareInput, type EnhanceProgress } from "./enhance.js";
+import { EnhanceError, hasSignal, insertSlice, MIN_SIGNAL_MM2, prepareInput, type EnhanceProgress, type EnhanceStats } from "./enhance.js";
 import { ENHANCE_DEFAULTS } from "./pipeline.js";
 import { blendWeights, fittedTileSize, TileBlender, tilePlan, type Tile } from "./tiling.js";
 
@@ -59,18 +59,8 @@ export interface UNetEnhanceOptions {
   onProgress?: (p: EnhanceProgress) => void;
 }
 
-export interface UNetEnhanceStats {
-  targetDims: [number, number, number];
-  targetVoxelSize: [number, number, number];
-  inputScale: number;
-  axes: Axis[];
-  slices: number;
-  slicesRun: number;
-  tilesRun: number;
-  tilesPerSlice: number;
-  tileSize: [number, number];
-  seconds: number;
-}
+/** enhance's statistics, less the expert evaluations (the U-Net has no experts). */
+export type UNetEnhanceStats = Omit<EnhanceStats, "evaluations">;
 
 export interface UNetEnhanceResult {
   /** The 7T-like volume on the target grid (RAS, or exactly `like`), in the input's intensity units. */
@@ -95,17 +85,6 @@ export function loadUNetModel(dir: string, o: { device?: T.Device } = {}): Loade
   } catch (e) {
     model.dispose();
     throw e;
-  }
-}
-
-/** Writes a native (uncropped) slice image back into the volume data. */
-function insertSlice(data: Float32Array, dims: readonly [number, number, number], g: SliceGeometry, k: number, image: Float32Array): void {
-  const st = [1, dims[0], dims[0] * dims[1]];
-  const base = k * (st[g.sliceDim] as number);
-  const rs = st[g.rowDim] as number;
-  const cs = st[g.colDim] as number;
-  for (let r = 0; r < g.nativeHeight; r++) {
-    for (let c = 0; c < g.nativeWidth; c++) data[base + r * rs + c * cs] = image[r * g.nativeWidth + c] as number;
   }
 }
 
