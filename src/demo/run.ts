@@ -38,6 +38,7 @@ import type { Volume } from "../volume/volume.js";
 import { METHODS, scoreScope, type MethodKey, type ScopeLpips, type ScopeScores } from "./score.js";
 import { loadLpipsScorer, type LpipsNetName } from "../evaluate/evaluate.js";
 import { hrTarget, latentDiagnostics, type LatentDiagnostics } from "./latent_diagnostics.js";
+import { specialisation, type Specialisation } from "./specialisation.js";
 import { readHeldout } from "../model_dir/heldout.js";
 import { modelFacts } from "./model_facts.js";
 import { OutputWriter } from "./outputs.js";
@@ -328,6 +329,21 @@ async function demoSteps(o: DemoOptions, ctx: DemoContext): Promise<DemoResult> 
       return scopes.map((s) => relativise(s, w));
     });
 
+    // Per region: each expert's gate and its own estimate's error (issue 19 point 5).
+    let special: Specialisation | null = null;
+    if (experts.length > 0 && gates.length === experts.length) {
+      const kinds = explainMeta(pipe, enhanced.options, enhanced.stats.axes).experts;
+      const cut = (m: Uint8Array): Uint8Array => (whole ? m : cropData(m, hr.dims, dim, slab.first, slab.last));
+      special = specialisation({
+        reference,
+        mixture: outputs.enhanced,
+        experts: experts.map((estimate, i) => ({ name: `E${kinds[i]}`, gate: gates[i] as Volume, estimate })),
+        masks: new Map([...masks.masks].map(([name, m]) => [name, cut(m)])),
+      });
+      const brainRow = special.regions.find((x) => x.region === "brain");
+      if (brainRow !== undefined) log(`gates inside the brain: ${special.experts.map((e, i) => `${e} ${brainRow.gateMean[i]!.toFixed(3)} ± ${brainRow.gateStd[i]!.toFixed(3)}`).join(", ")}; spread over regions ${special.spread.map((x) => (x === null ? "n/a" : x.toFixed(3))).join(" / ")}`);
+    }
+
     // 9. Figures.
     const rel = figureSlices(slab.last - slab.first + 1);
     const slices = rel.map((s) => (whole ? s + slab.first : s));
@@ -390,6 +406,7 @@ async function demoSteps(o: DemoOptions, ctx: DemoContext): Promise<DemoResult> 
       regions: { method: masks.method, names: [...masks.masks.keys()], note: masks.note },
       autoencoder: { seconds: autoencoder.stats.seconds },
       latent: { measured: latent, note: latentNote },
+      specialisation: special,
       lpips: lpips === undefined ? null : { net: lpips.scorer.net, backbone: lpips.backbone, linear: lpips.linear },
       evaluations,
       figures,

@@ -6,6 +6,7 @@
 // figures inside the reference's brain mask and the brain PSNR's difference to the cubic B-spline come
 // first, the whole grid (background included) second. The latent diagnostics (ρ, cos) follow.
 import { renderHtml, renderMarkdown, type Block, type Text } from "../util/document.js";
+import { specialisationTable } from "./specialisation.js";
 import { METHODS, type MethodScores, type ScopeScores } from "./score.js";
 import { brainFirst } from "./results_layout.js";
 import type { DemoReport } from "./types.js";
@@ -209,6 +210,23 @@ export function latentText(r: DemoReport): string {
   );
 }
 
+/** Per region: each expert's gate and its own estimate's PSNR (specialisation.ts). */
+function specialisationBlocks(r: DemoReport): Block[] {
+  if (r.specialisation === null) return [];
+  const t = specialisationTable(r.specialisation);
+  return [
+    { kind: "heading", level: 2, text: "Which expert does what" },
+    {
+      kind: "paragraph",
+      text:
+        "Per region of the reference: each expert's gate weight (mean ± standard deviation over the region's voxels, from the explain gate maps) and the PSNR of each expert's own estimate " +
+        `(its own chain from the same start noise, the explain expert volumes) beside the mixture's, data range ${String(Number(r.specialisation.dataRange.toPrecision(4)))}.`,
+    },
+    { kind: "table", header: t.header, align: t.header.map((_, i) => (i === 0 ? "left" : "right")), rows: t.rows },
+    { kind: "paragraph", text: t.spread },
+  ];
+}
+
 export const fmtRatio = (v: number): string => num(v, (x) => x.toFixed(3));
 
 function resultsBlocks(r: DemoReport): Block[] {
@@ -247,6 +265,7 @@ export function summaryBlocks(r: DemoReport): Block[] {
   ];
   for (const s of r.evaluations) blocks.push(...scopeBlocks(s, r));
   blocks.push({ kind: "paragraph", text: latentText(r) });
+  blocks.push(...specialisationBlocks(r));
   blocks.push(
     { kind: "heading", level: 2, text: "Figures" },
     { kind: "paragraph", text: `${METHODS.map((m) => m.label).join(", ")} and the reference, with a magnified inset:` },

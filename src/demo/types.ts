@@ -4,6 +4,7 @@ import type { HeldoutAcquisition, HeldoutResults, HeldoutSlab } from "../model_d
 import type { ModelFacts } from "./model_facts.js";
 import type { ScopeScores } from "./score.js";
 import type { LatentDiagnostics } from "./latent_diagnostics.js";
+import type { Specialisation } from "./specialisation.js";
 
 export const DEMO_REPORT_FORMAT = "moediff-sr-demo";
 
@@ -59,6 +60,8 @@ export interface DemoReport {
   readonly autoencoder: { readonly seconds: number };
   /** rho and cos on the slab (latent_diagnostics.ts), or why they were not measured. */
   readonly latent: { readonly measured: LatentDiagnostics | null; readonly note: string | null };
+  /** Per region: each expert's gate and own-estimate PSNR beside the mixture's (null: no explain volumes). */
+  readonly specialisation: Specialisation | null;
   /** The LPIPS network, when weights were given. */
   readonly lpips: { readonly net: string; readonly backbone: string; readonly linear: string } | null;
   readonly evaluations: readonly ScopeScores[];

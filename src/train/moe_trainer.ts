@@ -203,6 +203,7 @@ export async function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptio
             lr: optimizer.paramGroups[0]!.lr,
             uniform: uniform ? 1 : 0,
             ...(last!.mix === undefined ? {} : { mix: last!.mix }),
+            ...(last!.balance === undefined ? {} : { routeBalance: last!.balance }),
           };
           model.kinds.forEach((k, i) => {
             rec[`diffusion_E${k}`] = t.diffusion[i]!;

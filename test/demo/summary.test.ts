@@ -137,6 +137,15 @@ function fakeReport(o: { results?: boolean; oldResults?: boolean; warnings?: str
       measured: { rho: 0.28422, cos: 0.017225, moved: 43.3, gap: 152.3, slices: [101, 102, 103, 104], tiles: 4, latentShape: [4, 128, 96], values: 196608, decodedVsOutput: 5.6e-7, seconds: 5 },
       note: null,
     },
+    specialisation: {
+      experts: ["E1", "E2", "E3"],
+      dataRange: 122,
+      regions: [
+        { region: "cortex", voxels: 900, gateMean: [0.1, 0.2, 0.7], gateStd: [0.05, 0.06, 0.1], expertPsnr: [25.1, 25.4, 26.01], mixturePsnr: 26.346 },
+        { region: "centrum_semiovale", voxels: 300, gateMean: [0.8, 0.1, 0.1], gateStd: [0.02, 0.01, 0.01], expertPsnr: [34.2, 33.1, 32], mixturePsnr: 34.5 },
+      ],
+      spread: [0.7, 0.1, 0.6],
+    },
     lpips: o.lpips === true ? { net: "vgg", backbone: "vgg16.pth", linear: "lin.pth" } : null,
     evaluations: [scope],
     figures: { panel: "panel.png", experts: "experts.png", gates: "gates.png", slices: [1, 2] },
@@ -145,6 +154,16 @@ function fakeReport(o: { results?: boolean; oldResults?: boolean; warnings?: str
     warnings: o.warnings ?? [],
   };
 }
+
+test("the per-region expert table shows each expert's gate and own PSNR beside the mixture, and the spread", () => {
+  const md = summaryMarkdown(fakeReport());
+  assert.match(md, /## Which expert does what/);
+  assert.match(md, /\| cortex \| 900 \| 0\.100 ± 0\.050 \| 0\.200 ± 0\.060 \| 0\.700 ± 0\.100 \| 25\.10 \| 25\.40 \| 26\.01 \| 26\.35 \|/);
+  assert.match(md, /\| centrum semiovale \| 300 \|/);
+  assert.match(md, /\(max − min\): E1 0\.700, E2 0\.100, E3 0\.600\./);
+  const none = summaryMarkdown({ ...fakeReport(), specialisation: null });
+  assert.doesNotMatch(none, /Which expert does what/);
+});
 
 test("the summary tables hold the report's numbers with fixed digits; n/a and inf are spelled out", () => {
   const r = fakeReport();

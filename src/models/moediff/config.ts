@@ -70,6 +70,11 @@ export interface MoEDiffLossConfig extends ConfigObject {
    * ||eps - eps_hat||^2, bounded like the diffusion loss.
    */
   taskWeighting: "none" | "alphaBar";
+  /**
+   * Weight of the routing-information term (formulation "resshift" only; src/losses/routing_balance.ts):
+   * mean per-token routing entropy minus the entropy of the experts' shares. 0: off (the paper).
+   */
+  routingBalance: number;
 }
 
 export interface MoEDiffTrainingConfig extends ConfigObject {
@@ -133,6 +138,7 @@ const LOSSES: MoEDiffLossConfig = {
   vggWeights: null,
   detachGateInExpertLoss: true,
   taskWeighting: "none", // Eq. 6 as written
+  routingBalance: 0, // not in the paper
 };
 
 // ResShift's eta curve (its Eq. 10: p = 0.3, eta_T = 0.999, eta_1 = 0.001); kappa 1 because the
@@ -183,7 +189,9 @@ export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.f
       timesteps: [500, 2000, 1000],
       schedule: "linear",
       condition: { dim: 64, patchSizes: [64, 32, 16], depth: 2, numHeads: 2, windowSize: 8, mlpRatio: 2, globalDepth: 1 },
-      gating: { mode: "spatial", hidden: 64, gamma: 0.1, usageDecay: 0.99, temperature: 1 }, // token-level routing (SPEC 4, turn 2)
+      // Token-level routing (SPEC 4, turn 2). Temperature 0.25: the logits are cosines in [-1, 1], so at
+      // tau 1 no expert can get more than 0.79 of a token (e^1 / (e^1 + 2 e^-1)); at 0.25, up to 0.9993.
+      gating: { mode: "spatial", hidden: 64, gamma: 0.1, usageDecay: 0.99, temperature: 0.25 },
       expert: { baseChannels: 16, timeEmbedDim: 64, numHeads: 2 },
       target: "residual",
       residualScale: 0,
@@ -195,7 +203,9 @@ export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.f
     // losses ~50 to 1; with gradient clipping the experts stopped learning to denoise (eps MSE ~1).
     // Eq. 11 and 12's amplitude and magnitude variants: as written they reduce to the latent MSE by
     // Parseval, so nothing would push E2 and E3 apart from E1 (issue 19).
-    losses: { ...LOSSES, taskWeighting: "alphaBar", wMax: 1, fourier: "amplitude", stft: "magnitude" },
+    // routingBalance 0.5: see routing_balance.ts and docs/method.md (without it the gates collapsed
+    // onto E2 with a spatially constant map).
+    losses: { ...LOSSES, taskWeighting: "alphaBar", wMax: 1, fourier: "amplitude", stft: "magnitude", routingBalance: 0.5 },
     sampling: { steps: 5, start: 1, snapToCodebook: false },
     inputs: { useBias: true, useGradwarp: true },
     training: {
@@ -224,8 +234,10 @@ export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.f
  * before `model.formulation` existed was trained in the paper formulation (the only one then): it
  * gets "paper", not the preset's current default.
  */
-export function resolveStoredMoEDiffConfig(raw: { preset: string; model?: { formulation?: unknown } }): MoEDiffConfig {
-  const stored = raw.model !== undefined && raw.model.formulation === undefined ? { ...raw, model: { ...raw.model, formulation: "paper" } } : raw;
+export function resolveStoredMoEDiffConfig(raw: { preset: string; model?: { formulation?: unknown }; losses?: { routingBalance?: unknown } }): MoEDiffConfig {
+  let stored: typeof raw = raw.model !== undefined && raw.model.formulation === undefined ? { ...raw, model: { ...raw.model, formulation: "paper" } } : raw;
+  // A run stored before losses.routingBalance existed trained without it: it resumes without it.
+  if (stored.losses !== undefined && stored.losses.routingBalance === undefined) stored = { ...stored, losses: { ...stored.losses, routingBalance: 0 } };
   return resolveMoEDiffConfig(raw.preset, stored);
 }
 
@@ -260,6 +272,7 @@ export function resolveMoEDiffConfig(preset: string, overrides?: unknown): MoEDi
   if (!(l.diversityFloor >= -1 && l.diversityFloor <= 1)) fail("losses.diversityFloor", "in [-1, 1]", l.diversityFloor);
   if (l.taskWeighting !== "none" && l.taskWeighting !== "alphaBar") fail("losses.taskWeighting", "'none' or 'alphaBar'", l.taskWeighting);
   if (!(l.z0HatClip >= 0)) fail("losses.z0HatClip", ">= 0", l.z0HatClip);
+  if (!(Number.isFinite(l.routingBalance) && l.routingBalance >= 0)) fail("losses.routingBalance", "a number >= 0", l.routingBalance);
   if (l.vggWeights !== null && typeof l.vggWeights !== "string") fail("losses.vggWeights", "a file path or null", l.vggWeights);
   const sp = c.sampling;
   if (!Number.isInteger(sp.steps) || sp.steps < 1) fail("sampling.steps", "a positive integer", sp.steps);

@@ -12,7 +12,10 @@
 //   4. L_gating per token (Eq. 14-16; token_gating_loss.ts) from the shared-level estimates
 //   5. L_mix: |sum_i G_i x0_hat(i) - x0|^2 (Eq. 9 in a loss), G the network's own probabilities with
 //      gradient, the estimates detached: the gate learns what the mixture needs
-//   6. L_total = L_E + L_mix + w L_gating (Eq. 17-18; L_mix is reported on its own and enters with L_E)
+//   6. L_route (routing_balance.ts), weighted by losses.routingBalance: confident per-token routing
+//      with even expert shares, so the gate cannot give every token the same weights
+//   7. L_total = L_E + L_mix + b L_route + w L_gating (Eq. 17-18; L_mix and L_route are reported on
+//      their own and enter with L_E)
 // Time labels: every expert gets round(1000 u) (the same level for everyone, on the scale the sinusoidal
 // embedding was made for); an expert's own chain length decides the levels it is sampled at.
 import * as T from "../../torch/index.js";
@@ -22,6 +25,7 @@ import { taskLossE3 } from "../../losses/task_e3.js";
 import { gatingLoss } from "../../losses/gating_loss.js";
 import { tokenGatingLoss } from "../../losses/token_gating_loss.js";
 import { totalLoss } from "../../losses/total.js";
+import { routingBalanceLoss } from "../../losses/routing_balance.js";
 import type { ExpertLossResult } from "../../losses/expert_loss.js";
 import type { MoELatents, MoELossOptions, MoELossResult } from "./training_losses.js";
 import type { MoEDiffSR } from "./moediff.js";
@@ -89,7 +93,11 @@ export function moeShiftLosses(model: MoEDiffSR, lat: MoELatents, o: MoELossOpti
   // 5. the mixture's own loss: trains the gate
   const mixMap = T.stack(x0Hats.map((xh) => xh.detach()), 1).mul(asMaps(own).unsqueeze(2)).sum(1); // [B, C, h, w]
   const mix = mixMap.sub(x0).square().mean();
-  const lE = gatedErr.add(perSampleGate.mul(taskStack).sum(1)).mean().add(mix);
+  // 6. routing information, on the network's own probabilities
+  const balanceWeight = k > 1 ? o.losses.routingBalance : 0;
+  const balance = balanceWeight > 0 ? routingBalanceLoss(route.maps ?? route.weights) : null;
+  let lE = gatedErr.add(perSampleGate.mul(taskStack).sum(1)).mean().add(mix);
+  if (balance !== null) lE = lE.add(balance.mul(balanceWeight));
   const expert: ExpertLossResult = {
     loss: lE,
     perExpert: diffPerExpert.add(taskStack).detach().mean(0),
@@ -106,11 +114,12 @@ export function moeShiftLosses(model: MoEDiffSR, lat: MoELatents, o: MoELossOpti
         ? tokenGatingLoss({ x0Hats, x0, probs: route.maps }, lossOptions)
         : gatingLoss({ z0Hats: x0Hats, z0: x0, gates: route.weights }, lossOptions);
   }
-  // 6. Eq. 17-18
+  // 7. Eq. 17-18
   const result = totalLoss({ expert, gating, weighting: o.weighting, training: o.training });
   if (o.training) model.gating.updateUsage(gates.detach());
   const routedMean = T.tidy(() => route.weights.detach().mean(0).toArray() as number[]);
   const usage = T.tidy(() => model.gating.usage.toArray() as number[]);
   const mixValue = mix.item();
-  return { ...result, routedMean, usage, mix: mixValue };
+  const balanceValue = balance === null ? undefined : balance.item();
+  return { ...result, routedMean, usage, mix: mixValue, ...(balanceValue === undefined ? {} : { balance: balanceValue }) };
 }

@@ -52,6 +52,8 @@ export interface MoELossResult extends TotalLossResult {
   usage: number[];
   /** Formulation "resshift": the mixture's own loss |sum_i G_i x0_hat(i) - x0|^2 (shift_losses.ts). */
   mix?: number;
+  /** Formulation "resshift" with losses.routingBalance > 0: L_route (routing_balance.ts), unweighted. */
+  balance?: number;
 }
 
 export function moeTrainingLosses(model: MoEDiffSR, lat: MoELatents, o: MoELossOptions): MoELossResult {
