@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as T from "../../src/torch/index.js";
-import { routingBalanceLoss } from "../../src/losses/routing_balance.js";
+import { foregroundWeights, routingBalanceLoss } from "../../src/losses/routing_balance.js";
 
 /** [1, K, 1, N] maps from per-token probability rows. */
 const maps = (rows: number[][]): T.Tensor => {
@@ -42,4 +42,18 @@ test("its gradient moves a constant gate towards different weights for different
 
 test("a wrong shape is refused with the shape it got", () => {
   assert.throws(() => routingBalanceLoss(T.ones([2, 3, 4])), /\[B, K\] or \[B, K, gh, gw\], got \[2, 3, 4\]/);
+});
+
+test("token weights: a zero-weight token does not count, and the foreground weights are the head's share of each token", () => {
+  // Two brain tokens split between the experts and a background token sent to expert 0.
+  const probs = maps([[1, 0], [0, 1], [1, 0]]);
+  const unweighted = routingBalanceLoss(probs).item();
+  const weighted = routingBalanceLoss(probs, T.tensor([1, 1, 0], [1, 1, 3])).item();
+  assert.ok(Math.abs(weighted + Math.log(2)) < 1e-5, `the brain tokens alone are an even split: ${weighted}`);
+  assert.ok(unweighted > weighted + 0.05, `with the background the shares are uneven: ${unweighted}`);
+  assert.throws(() => routingBalanceLoss(probs, T.ones([1, 3])), /weights must be \[1, 1, 3\]/);
+  // y [1, 3, 4, 4]: the left half bright, the right half empty; a 1x2 token grid.
+  const row = [0.8, 0.8, 0, 0];
+  const y = T.tensor(Array.from({ length: 3 * 4 }, () => row).flat(), [1, 3, 4, 4]);
+  assert.deepEqual(foregroundWeights(y, [1, 2]).toArray(), [1, 0]);
 });

@@ -13,7 +13,8 @@
 //   5. L_mix: |sum_i G_i x0_hat(i) - x0|^2 (Eq. 9 in a loss), G the network's own probabilities with
 //      gradient, the estimates detached: the gate learns what the mixture needs
 //   6. L_route (routing_balance.ts), weighted by losses.routingBalance: confident per-token routing
-//      with even expert shares, so the gate cannot give every token the same weights
+//      with even expert shares of the head's tokens (foreground-weighted), so the gate cannot give
+//      every token the same weights
 //   7. L_total = L_E + L_mix + b L_route + w L_gating (Eq. 17-18; L_mix and L_route are reported on
 //      their own and enter with L_E)
 // Time labels: every expert gets round(1000 u) (the same level for everyone, on the scale the sinusoidal
@@ -25,7 +26,7 @@ import { taskLossE3 } from "../../losses/task_e3.js";
 import { gatingLoss } from "../../losses/gating_loss.js";
 import { tokenGatingLoss } from "../../losses/token_gating_loss.js";
 import { totalLoss } from "../../losses/total.js";
-import { routingBalanceLoss } from "../../losses/routing_balance.js";
+import { foregroundWeights, routingBalanceLoss } from "../../losses/routing_balance.js";
 import type { ExpertLossResult } from "../../losses/expert_loss.js";
 import type { MoELatents, MoELossOptions, MoELossResult } from "./training_losses.js";
 import type { MoEDiffSR } from "./moediff.js";
@@ -95,7 +96,12 @@ export function moeShiftLosses(model: MoEDiffSR, lat: MoELatents, o: MoELossOpti
   const mix = mixMap.sub(x0).square().mean();
   // 6. routing information, on the network's own probabilities
   const balanceWeight = k > 1 ? o.losses.routingBalance : 0;
-  const balance = balanceWeight > 0 ? routingBalanceLoss(route.maps ?? route.weights) : null;
+  const balance =
+    balanceWeight > 0
+      ? route.maps !== undefined
+        ? routingBalanceLoss(route.maps, foregroundWeights(y, [route.maps.size(2), route.maps.size(3)]))
+        : routingBalanceLoss(route.weights, foregroundWeights(y, [1, 1]).reshape(-1))
+      : null;
   let lE = gatedErr.add(perSampleGate.mul(taskStack).sum(1)).mean().add(mix);
   if (balance !== null) lE = lE.add(balance.mul(balanceWeight));
   const expert: ExpertLossResult = {
