@@ -1,9 +1,10 @@
 // manifest.json of a prepared slice data set: what was built, from what, how, and where the slices are.
 // It holds no timestamps and no temporary paths, so the same inputs and arguments give the same bytes.
 // Versioned: readers reject other versions with a message saying to re-run prepare.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Mat4 } from "../volume/volume.js";
+import { JsonFileError, readJsonFile } from "../util/json_file.js";
 import type { ShardInfo } from "./shards.js";
 import type { Axis } from "./slicing.js";
 import type { SourceFile } from "./sources.js";
@@ -178,9 +179,9 @@ export function readManifest(dir: string): DatasetManifest {
   if (!existsSync(path)) throw new ManifestError(dir, `no ${MANIFEST_FILE}: not a data set written by moediff-sr prepare`);
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, "utf8"));
+    json = readJsonFile(path, { what: "the data set manifest", fix: "the data set is damaged: prepare it again with `moediff-sr prepare ... --force`" });
   } catch (e) {
-    throw new ManifestError(dir, `${MANIFEST_FILE} is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    throw new ManifestError(dir, `${MANIFEST_FILE} ${e instanceof JsonFileError ? e.problem : String(e)}`);
   }
   return validateManifest(json, dir, dir);
 }

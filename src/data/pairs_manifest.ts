@@ -12,6 +12,7 @@
 // two subject ids (it would leak across the split), files that do not exist.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, extname, isAbsolute, resolve } from "node:path";
+import { describeJsonSyntaxError } from "../util/json_file.js";
 
 export interface PairEntry {
   readonly subject: string;
@@ -131,7 +132,7 @@ function parseJson(text: string, problems: string[], fatal: string[]): Row[] {
   try {
     root = JSON.parse(text);
   } catch (e) {
-    fatal.push(`not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    fatal.push(`not valid JSON (${describeJsonSyntaxError(e instanceof Error ? e.message : String(e), text)}); fix it, or write the manifest as .csv/.tsv`);
     return [];
   }
   if (root !== null && typeof root === "object" && !Array.isArray(root)) {

@@ -2,8 +2,9 @@
 // expert's own decoded estimate on the output grid) and gate_E<k>.nii.gz (its gate weight in [0, 1]).
 // Every file is checked before any is read, so a missing one is reported by name.
 // A relative "output" path is tried as given (relative to the working directory), then relative to DIR.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
+import { readJsonFile } from "../util/json_file.js";
 
 export interface ExplainDir {
   readonly dir: string;
@@ -25,12 +26,7 @@ export function readExplainDir(dir: string, need: { experts: boolean; gates: boo
   const jsonPath = join(dir, "explain.json");
   if (!existsSync(dir)) throw new Error(`figures: --explain ${dir} does not exist (a directory ${WRITTEN_BY})`);
   if (!existsSync(jsonPath)) throw new Error(`figures: --explain ${dir} has no explain.json; is it a directory ${WRITTEN_BY}?`);
-  let j: unknown;
-  try {
-    j = JSON.parse(readFileSync(jsonPath, "utf8"));
-  } catch (e) {
-    throw new Error(`figures: ${jsonPath} is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
-  }
+  const j = readJsonFile(jsonPath, { what: "figures: the explain description", fix: `enhance again with --explain ${dir}`, error: Error });
   const bad = (what: string): never => {
     throw new Error(`figures: ${jsonPath}: ${what}`);
   };

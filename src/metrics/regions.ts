@@ -15,6 +15,7 @@
 //   to the region.
 // The whole volume and all regions are computed in one pass over each filter.
 import { readFileSync } from "node:fs";
+import { describeJsonSyntaxError } from "../util/json_file.js";
 import { psnrFromMse, visitLog, visitSsimMap, type Dims3 } from "./volume_metrics.js";
 
 export interface RegionSet {
@@ -96,7 +97,7 @@ export function parseLabelNames(text: string, source = "label names"): Map<numbe
     try {
       obj = JSON.parse(text);
     } catch (e) {
-      throw new RangeError(`${source}: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+      throw new RangeError(`${source}: not valid JSON (${describeJsonSyntaxError(e instanceof Error ? e.message : String(e), text)}); fix it, or give a value<TAB>name table`);
     }
     for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
       if (typeof v !== "string") throw new RangeError(`${source}: the name of label ${k} must be a string, got ${JSON.stringify(v)}`);

@@ -6,12 +6,13 @@
 //   lrInterpolation  how an LR volume was put on the HR grid before slicing (prepare: cubic B-spline)
 //   reference    the HR grid of the first training pair (for model-info's per-volume figures)
 // `train` writes it from the data set's manifest; a run without one cannot be used for inference.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { DatasetManifest } from "../data/manifest.js";
 import { voxelSizes } from "../volume/affine.js";
 import type { Axis } from "../data/slicing.js";
 import { writeFileAtomic } from "../util/atomic_write.js";
+import { readJsonFile } from "../util/json_file.js";
 
 export const MODEL_CARD_FILE = "card.json";
 export const MODEL_CARD_FORMAT = "moediff-sr-model-card";
@@ -89,12 +90,8 @@ export function readModelCard(runDir: string): ModelCard {
         `runs trained with this version write one; for an older run, write it with \`moediff-sr card ${runDir} --data DATA\``,
     );
   }
-  let j: unknown;
-  try {
-    j = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw new ModelCardError(`${path} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  const j = readJsonFile(path, { what: "the model card", fix: "write it again with `moediff-sr card RUN --data DATA`", error: ModelCardError });
+  if (typeof j !== "object" || j === null || Array.isArray(j)) throw new ModelCardError(`the model card ${path} must hold a JSON object; write it again with \`moediff-sr card RUN --data DATA\``);
   const c = j as Partial<ModelCard>;
   const bad = (what: string): never => {
     throw new ModelCardError(`${path}: ${what}; the file is damaged, write it again with \`moediff-sr card RUN --data DATA\``);

@@ -12,9 +12,10 @@
 //
 // The reader refuses unknown keys (a typo would otherwise be silently ignored) and names every bad
 // value with its key path.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { DatasetManifest } from "../data/manifest.js";
+import { readJsonFile } from "../util/json_file.js";
 import type { Axis } from "../data/slicing.js";
 import { checkAcquisitionParams, type AcquisitionParams } from "../simulate/simulate.js";
 
@@ -152,12 +153,11 @@ export function readHeldout(modelDir: string): HeldoutSpec {
         `the training pipeline writes it from the data set's manifest (heldoutFromManifest in src/model_dir/heldout.ts)`,
     );
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw new HeldoutError(`${path} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  const json = readJsonFile(path, {
+    what: "the held-out description",
+    fix: "copy the model directory again, or write heldout.json from the data set's manifest (heldoutFromManifest in src/model_dir/heldout.ts)",
+    error: HeldoutError,
+  });
   return parseHeldout(json, path);
 }
 

@@ -5,15 +5,16 @@
 //   RUN/card.json            the model card (src/model_dir/card.ts)
 // Everything is checked before any weight is used: a weight file that does not fit its config is
 // refused with the list of mismatching keys, never half-loaded.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
 import { MoEDiffSR } from "../models/moediff/moediff.js";
 import { resolveStoredMoEDiffConfig, type MoEDiffConfig } from "../models/moediff/config.js";
-import { loadVqvae } from "../models/vqvae/load.js";
 import type { VQVAE } from "../models/vqvae/index.js";
 import { readModelCard, type ModelCard } from "./card.js";
 import { missingModelFiles } from "./files.js";
+import { loadVqvaeDir } from "./vqvae_dir.js";
+import { readJsonFile } from "../util/json_file.js";
 
 export class ModelDirError extends Error {
   constructor(message: string) {
@@ -32,15 +33,13 @@ export interface LoadedModel {
   dispose(): void;
 }
 
+/** What to do about a damaged file of the model directory `dir`. */
+const REPAIR = (dir: string): string => `copy ${dir} again from where it came from (\`moediff-sr train\` writes it)`;
+
 function readConfig(dir: string): MoEDiffConfig {
   const path = join(dir, "config.json");
-  let raw: { preset?: unknown };
-  try {
-    raw = JSON.parse(readFileSync(path, "utf8")) as { preset?: unknown };
-  } catch (e) {
-    throw new ModelDirError(`${path} could not be read as JSON: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  if (typeof raw.preset !== "string") throw new ModelDirError(`${path} names no preset; it is not a MoEDiff-SR run config`);
+  const raw = readJsonFile(path, { what: "the model config", fix: REPAIR(dir), error: ModelDirError }) as { preset?: unknown } | null;
+  if (typeof raw !== "object" || raw === null || typeof raw.preset !== "string") throw new ModelDirError(`${path} names no preset; it is not a MoEDiff-SR run config`);
   try {
     return resolveStoredMoEDiffConfig(raw as { preset: string });
   } catch (e) {
@@ -61,7 +60,7 @@ export function loadModelDir(dir: string, o: { device?: T.Device } = {}): Loaded
   }
   const config = readConfig(dir);
   const card = readModelCard(dir);
-  const { model: vqvae } = loadVqvae(join(dir, "vqvae"), device);
+  const { model: vqvae } = loadVqvaeDir(join(dir, "vqvae"), device, REPAIR(dir));
   let model: MoEDiffSR | null = null;
   try {
     model = new MoEDiffSR(config.model, vqvae.config.embedDim, 3, { device });

@@ -3,10 +3,11 @@
 // anything JSON). Written atomically as a whole: the files go to a fresh temporary directory beside
 // the target, which then replaces the target by rename; a crash leaves either the old checkpoint or
 // the new one, never a mixture.
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import * as T from "../torch/index.js";
+import { JsonFileError, readJsonFile } from "../util/json_file.js";
 
 export const CHECKPOINT_FORMAT = "moediff-sr-checkpoint";
 export const CHECKPOINT_VERSION = 1;
@@ -69,9 +70,9 @@ export function loadCheckpoint(dir: string, expectKind?: string): LoadedCheckpoi
   if (!existsSync(statePath)) throw new CheckpointError(dir, "has no state.json; it is not a moediff-sr checkpoint (or was not completely written)");
   let state: CheckpointState;
   try {
-    state = JSON.parse(readFileSync(statePath, "utf8")) as CheckpointState;
+    state = readJsonFile(statePath, { what: "the checkpoint state", fix: "the checkpoint is damaged: delete the checkpoint directory and train without --resume" }) as CheckpointState;
   } catch (e) {
-    throw new CheckpointError(dir, `state.json is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    throw new CheckpointError(dir, `state.json ${e instanceof JsonFileError ? e.problem : String(e)}`);
   }
   if (state === null || typeof state !== "object" || state.format !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(dir, `state.json is not a moediff-sr checkpoint (format ${JSON.stringify((state as { format?: unknown } | null)?.format)})`);

@@ -29,7 +29,7 @@ import { BatchOrder } from "./batch_order.js";
 import { bytesToHex, disposeAll, hexToBytes, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { JsonlLog } from "./jsonl_log.js";
 import { runTrainingLoop, type TrainerRunOptions } from "./loop.js";
-import { loadVqvae } from "../models/vqvae/load.js";
+import { loadVqvaeDir } from "../model_dir/vqvae_dir.js";
 import { residualScaleOf } from "./residual_scale.js";
 import { cropLatents } from "./latent_crop.js";
 import { latentsOf, LatentCache } from "./latents.js";
@@ -87,7 +87,7 @@ export async function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptio
   const data = openSliceDataset(dataDir);
   const nTrain = data.size("train");
   if (nTrain === 0) throw new Error(`${dataDir}: the data set has no training slices`);
-  const { model: vqvae } = loadVqvae(o.vqvaeDir, device);
+  const { model: vqvae } = loadVqvaeDir(o.vqvaeDir, device);
   const factor = vqvae.downsampleFactor;
   if (data.height % factor !== 0 || data.width % factor !== 0) {
     throw new Error(`the data set's ${data.height}x${data.width} slices are not divisible by the VQ-VAE's factor ${factor}`);

@@ -1,17 +1,14 @@
 // Options shared by the training commands: --preset, --config FILE (JSON overrides), --resume.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../../util/config.js";
+import { readJsonFile } from "../../util/json_file.js";
 
 /** Reads a JSON config file of overrides, with errors that name the file. */
 export function readConfigFile(path: string | undefined): unknown {
   if (path === undefined) return undefined;
   if (!existsSync(path)) throw new ConfigError(`--config ${path}: no such file`);
-  try {
-    return JSON.parse(readFileSync(path, "utf8")) as unknown;
-  } catch (e) {
-    throw new ConfigError(`--config ${path}: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
-  }
+  return readJsonFile(path, { what: "--config", fix: 'fix it (a JSON object of overrides, e.g. {"training": {"lr": 1e-4}})', error: ConfigError });
 }
 
 /**
@@ -25,7 +22,8 @@ export function startingConfig(opts: { preset: string; config?: string; resume?:
 } {
   const saved = join(opts.output, "config.json");
   if (opts.resume === true && opts.config === undefined && existsSync(saved)) {
-    const c = JSON.parse(readFileSync(saved, "utf8")) as { preset: string } & Record<string, Record<string, unknown>>;
+    const c = readJsonFile(saved, { what: "the run's config", fix: "give the run's settings with --config FILE, or start a new run without --resume", error: ConfigError }) as { preset: string } & Record<string, Record<string, unknown>>;
+    if (typeof c !== "object" || c === null || typeof c.preset !== "string") throw new ConfigError(`the run's config ${saved} names no preset; give the run's settings with --config FILE`);
     return { preset: c.preset, overrides: c };
   }
   return { preset: opts.preset, overrides: structuredClone((readConfigFile(opts.config) ?? {}) as Record<string, Record<string, unknown>>) };

@@ -10,8 +10,8 @@
 //   metric, init, levels [{shrink, smoothing_mm, samples, iterations, converged, final_cost, seconds}],
 //   iterations (total), final_cost (of the last level), overlap {before, after}, seconds,
 //   and optionally the moving and fixed file names.
-import { readFileSync } from "node:fs";
 import { writeFileAtomic } from "../../util/atomic_write.js";
+import { readJsonFile } from "../../util/json_file.js";
 import { multiply, invert, type Grid } from "../../volume/affine.js";
 import { resample, type Interpolation } from "../../volume/resample.js";
 import type { Volume } from "../../volume/volume.js";
@@ -104,12 +104,7 @@ export function writeTransform(path: string, doc: TransformDocument): void {
 
 /** Reads a transform file and returns its 4x4 matrix (fixed world -> moving world, row-major). */
 export function readTransformMatrix(path: string): number[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw new Error(`transform ${path}: cannot read it as JSON (${e instanceof Error ? e.message : String(e)})`);
-  }
+  const doc = readJsonFile(path, { what: "the transform file", fix: "write it again with `moediff-sr register --write-transform FILE`", error: Error });
   const d = doc as Partial<TransformDocument> | null;
   if (d === null || typeof d !== "object" || d.format !== TRANSFORM_FORMAT) throw new Error(`transform ${path}: not a ${TRANSFORM_FORMAT} file (write one with moediff-sr register --write-transform)`);
   if (d.version !== TRANSFORM_VERSION) throw new Error(`transform ${path}: version ${JSON.stringify(d.version)}, this program reads version ${TRANSFORM_VERSION}`);

@@ -39,7 +39,7 @@ test("the transform document holds the matrix, its inverse, degrees, mm and the 
     assertClose(readTransformMatrix(path), doc.matrix.flat(), { atol: 0 });
     assert.throws(() => writeTransform(join(dir, "missing", "t.json"), doc), /could not create a temporary file/);
     writeFileSync(join(dir, "bad.json"), "{");
-    assertThrowsMatching(() => readTransformMatrix(join(dir, "bad.json")), /transform .*bad\.json: cannot read it as JSON/);
+    assertThrowsMatching(() => readTransformMatrix(join(dir, "bad.json")), /the transform file .*bad\.json is not valid JSON .*; write it again with `moediff-sr register --write-transform FILE`/);
     writeFileSync(join(dir, "other.json"), JSON.stringify({ format: "x" }));
     assertThrowsMatching(() => readTransformMatrix(join(dir, "other.json")), /not a moediff-sr-rigid file \(write one with moediff-sr register --write-transform\)/);
   } finally {
