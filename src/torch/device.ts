@@ -1,4 +1,5 @@
 // Devices are strings as in PyTorch: "cpu", "cuda", "cuda:1".
+import { readFileSync } from "node:fs";
 import { native } from "./native.js";
 
 export type Device = "cpu" | "cuda" | `cuda:${number}`;
@@ -26,5 +27,16 @@ export const cuda = {
   },
   deviceCount(): number {
     return native.cudaDeviceCount();
+  },
+  /**
+   * True when the addon was linked against a CUDA libtorch (libtorch_cuda is loaded), whether or not a
+   * GPU is visible; false for a CPU-only build (or where /proc/self/maps cannot be read).
+   */
+  isBuilt(): boolean {
+    try {
+      return /\/lib(torch|c10)_cuda[^/]*\.so/.test(readFileSync("/proc/self/maps", "utf8"));
+    } catch {
+      return false;
+    }
   },
 };

@@ -1,24 +1,25 @@
 // A damaged file in a model directory, given to `moediff-sr enhance` in a child process: the error is one
-// line on stderr naming the file and what to do, with no stack trace and no JSON.parse text alone.
+// line on stderr naming the file and what to do, with no stack trace and no JSON.parse text alone, and
+// it comes before the input is read (the input given does not exist).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { cpSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { phantom, tempDir, writeVolume } from "../data/phantom.js";
+import { tempDir } from "../data/phantom.js";
 import { writeTinyModelDir } from "../inference/tiny_model.js";
 
 const main = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 let dir: string;
 let cleanup: () => void;
 let run: string;
-let lr: string;
+let missing: string;
 
 before(() => {
   ({ dir, cleanup } = tempDir("moediff-model-dir-errors-"));
   run = writeTinyModelDir(join(dir, "run"));
-  lr = writeVolume(join(dir, "lr.nii.gz"), phantom([20, 24, 8]));
+  missing = join(dir, "no-such-input.nii.gz"); // the model is loaded before the input is read
 });
 after(() => cleanup());
 
@@ -31,7 +32,7 @@ function damaged(file: string, text: string): string {
 }
 
 function enhance(model: string): string {
-  const r = spawnSync(process.execPath, [main, "enhance", lr, "-o", join(dir, "out.nii.gz"), "--model", model, "--steps", "1"], { encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(process.execPath, [main, "enhance", missing, "-o", join(dir, "out.nii.gz"), "--model", model, "--steps", "1"], { encoding: "utf8", timeout: 120_000 });
   assert.equal(r.status, 1, r.stderr);
   const lines = r.stderr.trimEnd().split("\n");
   assert.equal(lines.length, 1, `one line, got:\n${r.stderr}`);

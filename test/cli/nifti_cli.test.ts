@@ -222,7 +222,7 @@ test("convert errors: bad dtype, bad input, bad output name", () => {
   assert.match(i.stderr, /none\.nii: cannot read the file: no such file/);
   const o = run(["convert", fx("n1_int16.nii"), join(work, "x.img")]);
   assert.equal(o.status, 1);
-  assert.match(o.stderr, /x\.img: the output name must end in \.nii or \.nii\.gz/);
+  assert.match(o.stderr, /^moediff-sr: OUTPUT .*x\.img: the output must be a NIfTI file named \.nii or \.nii\.gz \(e\.g\. x\.nii\.gz\)$/m);
   assertNoStack(o.stderr);
   const m = run(["convert", fx("n1_int16.nii")]);
   assert.equal(m.status, 1);

@@ -20,7 +20,7 @@ import { parseNonFinite } from "../nifti_options.js";
 import { fmt } from "../../util/format.js";
 import { nonNegativeInt, parseVoxel } from "../option_parsers.js";
 import { progress, type Progress } from "../../util/progress.js";
-import type { Device } from "../../torch/index.js"; // a type only: the engine loads in runUNet
+import { checkNiftiOutput } from "../output_check.js";
 
 export const BASELINE_METHODS = ["trilinear", "bspline", "input", "unet"] as const;
 export type BaselineMethod = (typeof BASELINE_METHODS)[number];
@@ -57,6 +57,7 @@ export function registerBaseline(program: Command): void {
     .option("--model <dir>", "with --method unet: a U-Net directory from `moediff-sr train-unet`")
     .option("--device <device>", "with --method unet: cpu, cuda or cuda:N", "cpu")
     .action(async (input: string, opts: BaselineCliOptions) => {
+      checkNiftiOutput(opts.output);
       if (opts.method === "unet") {
         await runUNet(input, opts);
         return;
@@ -84,24 +85,27 @@ export function registerBaseline(program: Command): void {
 async function runUNet(input: string, opts: BaselineCliOptions): Promise<void> {
   if (opts.model === undefined) throw new Error("--method unet needs --model DIR, a U-Net directory made by `moediff-sr train-unet`");
   if (opts.voxel !== undefined && opts.like !== undefined) throw new Error("give --voxel or --like, not both");
-  const im = readNifti(input, { nonFinite: opts.nonFinite });
-  const frames = im.dims[3] ?? 1;
-  if (frames > 1 && opts.volumeIndex === undefined) throw new Error(`${input} is 4-D with ${frames} frames; choose one with --volume-index 0..${frames - 1}`);
-  const lr = toVolume(im, opts.volumeIndex ?? 0);
-  let like: Grid | undefined;
-  if (opts.like !== undefined) {
-    const ref = readNifti(opts.like, { nonFinite: "zero" });
-    like = { dims: [ref.dims[0], ref.dims[1], ref.dims[2]] as [number, number, number], affine: ref.affine };
-  }
   let engine: typeof import("../../inference/unet_enhance.js");
+  let checkDevice: typeof import("../device_option.js").checkDevice;
   try {
     engine = await import("../../inference/unet_enhance.js");
+    ({ checkDevice } = await import("../device_option.js"));
   } catch (e) {
     throw new Error(`--method unet needs the tensor engine, which did not load: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const u = engine.loadUNetModel(opts.model, { device: opts.device as Device });
+  // The device and the model before the input is read.
+  const u = engine.loadUNetModel(opts.model, { device: checkDevice(opts.device) });
   let bar: Progress | null = null;
   try {
+    const im = readNifti(input, { nonFinite: opts.nonFinite });
+    const frames = im.dims[3] ?? 1;
+    if (frames > 1 && opts.volumeIndex === undefined) throw new Error(`${input} is 4-D with ${frames} frames; choose one with --volume-index 0..${frames - 1}`);
+    const lr = toVolume(im, opts.volumeIndex ?? 0);
+    let like: Grid | undefined;
+    if (opts.like !== undefined) {
+      const ref = readNifti(opts.like, { nonFinite: "zero" });
+      like = { dims: [ref.dims[0], ref.dims[1], ref.dims[2]] as [number, number, number], affine: ref.affine };
+    }
     const r = await engine.enhanceVolumeUNet(u, lr, {
       ...(opts.voxel !== undefined ? { voxelSize: opts.voxel } : {}),
       ...(like !== undefined ? { like } : {}),

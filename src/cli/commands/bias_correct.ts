@@ -11,6 +11,7 @@ import { parseNonFinite } from "../nifti_options.js";
 import { fmt } from "../../util/format.js";
 import { nonNegativeInt, numberOption, positiveInt } from "../option_parsers.js";
 import { progress } from "../../util/progress.js";
+import { checkNiftiOutput } from "../output_check.js";
 
 interface BiasCorrectCliOptions {
   output: string;
@@ -86,6 +87,8 @@ export function registerBiasCorrect(program: Command): void {
     .option("--non-finite <mode>", "NaN/Inf voxels in the input: error or zero (zeros are left out of the fit)", parseNonFinite, "error")
     .action((input: string, opts: BiasCorrectCliOptions) => {
       const start = Date.now();
+      checkNiftiOutput(opts.output);
+      if (opts.writeField !== undefined) checkNiftiOutput(opts.writeField, "--write-field");
       const im = readNifti(input, { nonFinite: opts.nonFinite });
       const frames = im.dims[3] ?? 1;
       if (frames > 1 && opts.volumeIndex === undefined) throw new Error(`${input} is 4-D with ${frames} frames; choose one with --volume-index 0..${frames - 1}`);

@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import { orientationCode, readNifti, writeNifti, type NiftiDtype } from "../../nifti/index.js";
 import { parseDtype, parseNonFinite } from "../nifti_options.js";
+import { checkNiftiOutput } from "../output_check.js";
 
 interface ConvertOptions {
   dtype: NiftiDtype;
@@ -27,6 +28,7 @@ export function registerConvert(program: Command): void {
     .option("--description <text>", "header description (default: the input's)")
     .option("--nifti2", "write a NIfTI-2 header (default NIfTI-1)")
     .action((input: string, output: string, opts: ConvertOptions) => {
+      checkNiftiOutput(output, "OUTPUT");
       const im = readNifti(input, { nonFinite: opts.nonFinite });
       const r = writeNifti(output, im, {
         dtype: opts.dtype,

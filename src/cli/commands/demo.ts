@@ -13,6 +13,8 @@ import { DEFAULT_MODEL_DIR } from "../../model_dir/default_dir.js";
 import { ENHANCE_DEFAULTS } from "../../inference/pipeline.js";
 import { nonNegativeInt, parseStart, positiveInt } from "../option_parsers.js";
 import { progress, type Progress } from "../../util/progress.js";
+import { checkOutputDirectory } from "../output_check.js";
+import { parseDeviceOption } from "../device_option.js";
 
 interface DemoCliOptions {
   model?: string;
@@ -40,9 +42,10 @@ export function registerDemo(program: Command): void {
     .option("--batch <n>", "tiles per forward pass", positiveInt("batch"), ENHANCE_DEFAULTS.batch)
     .option("--full-tiles", "pad every slice to the model's slice size (as enhance --full-tiles; slower)")
     .option("--no-regions", "skip the segmentation of the reference: brain-mask rows only (saves ~15 s)")
-    .option("--device <device>", "cpu, cuda or cuda:N", "cpu")
+    .option("--device <device>", "cpu, cuda or cuda:N", parseDeviceOption, "cpu")
     .action(async (opts: DemoCliOptions) => {
       const started = performance.now();
+      checkOutputDirectory(opts.output, "-o");
       const modelDir = opts.model ?? DEFAULT_MODEL_DIR;
       if (opts.model === undefined && !existsSync(join(modelDir, "model.safetensors"))) {
         throw new Error(`no embedded default model is installed (${modelDir}); pass --model DIR, a directory made by \`moediff-sr train\` with a heldout.json`);

@@ -3,6 +3,7 @@
 // With --explain DIR it also writes each expert's own estimate and its gate weights on the output
 // grid (DIR/expert_E<k>.nii.gz, DIR/gate_E<k>.nii.gz, DIR/explain.json), for `moediff-sr figures`.
 // Every file is written to a temporary name and renamed, so an error leaves no half-written output.
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import * as T from "../../torch/index.js";
@@ -18,6 +19,8 @@ import { parseNonFinite } from "../nifti_options.js";
 import { fmt } from "../../util/format.js";
 import { nonNegativeInt, parseStart, parseVoxel, positiveInt } from "../option_parsers.js";
 import { progress } from "../../util/progress.js";
+import { checkNiftiOutput, checkOutputDirectory } from "../output_check.js";
+import { parseDeviceOption } from "../device_option.js";
 
 
 interface EnhanceCliOptions {
@@ -89,7 +92,7 @@ export function registerEnhance(program: Command): void {
     .option("--explain <dir>", "also write each expert's estimate and gate maps into this directory")
     .option("--volume-index <n>", "which frame of a 4-D input to enhance", nonNegativeInt("volume-index"))
     .option("--non-finite <mode>", "NaN/Inf voxels in the input: error or zero", parseNonFinite, "error")
-    .option("--device <device>", "cpu, cuda or cuda:N", "cpu")
+    .option("--device <device>", "cpu, cuda or cuda:N", parseDeviceOption, "cpu")
     .action(async (input: string, opts: EnhanceCliOptions) => {
       await runEnhance(input, opts);
     });
@@ -98,25 +101,15 @@ export function registerEnhance(program: Command): void {
 async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void> {
   if (opts.skipBelow > 0 && opts.async !== true) throw new Error("--skip-below needs --async (joint sampling always queries every expert)");
   if (opts.voxel !== undefined && opts.like !== undefined) throw new Error("give --voxel or --like, not both");
-  const im = readNifti(input, { nonFinite: opts.nonFinite });
-  const frames = im.dims[3] ?? 1;
-  if (frames > 1 && opts.volumeIndex === undefined) {
-    throw new Error(`${input} is 4-D with ${frames} frames; choose one with --volume-index 0..${frames - 1}`);
-  }
-  const lr = toVolume(im, opts.volumeIndex ?? 0);
-  let like: Grid | undefined;
-  if (opts.like !== undefined) {
-    const ref = readNifti(opts.like, { nonFinite: "zero" });
-    like = { dims: [ref.dims[0], ref.dims[1], ref.dims[2]] as [number, number, number], affine: ref.affine };
-  }
+  // Everything that can be checked without the input, before it is read: the outputs, the device
+  // (checked when --device was parsed), the model.
+  checkNiftiOutput(opts.output);
+  if (opts.explain !== undefined) checkOutputDirectory(opts.explain, "--explain");
   const device = opts.device as T.Device;
   T.setDefaultDevice(device);
   const modelDir = opts.model ?? DEFAULT_MODEL_DIR;
-  if (opts.model === undefined) {
-    const { existsSync } = await import("node:fs");
-    if (!existsSync(join(modelDir, "model.safetensors"))) {
-      throw new Error(`no embedded default model is installed (${modelDir}); pass --model RUN, a directory made by \`moediff-sr train\``);
-    }
+  if (opts.model === undefined && !existsSync(join(modelDir, "model.safetensors"))) {
+    throw new Error(`no embedded default model is installed (${modelDir}); pass --model RUN, a directory made by \`moediff-sr train\``);
   }
   const pipe = MoEDiffSRPipeline.fromDir(modelDir, { device });
   try {
@@ -135,6 +128,17 @@ async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void>
       snapToCodebook: opts.snap,
       explain: opts.explain !== undefined,
     });
+    const im = readNifti(input, { nonFinite: opts.nonFinite });
+    const frames = im.dims[3] ?? 1;
+    if (frames > 1 && opts.volumeIndex === undefined) {
+      throw new Error(`${input} is 4-D with ${frames} frames; choose one with --volume-index 0..${frames - 1}`);
+    }
+    const lr = toVolume(im, opts.volumeIndex ?? 0);
+    let like: Grid | undefined;
+    if (opts.like !== undefined) {
+      const ref = readNifti(opts.like, { nonFinite: "zero" });
+      like = { dims: [ref.dims[0], ref.dims[1], ref.dims[2]] as [number, number, number], affine: ref.affine };
+    }
     const mode = o.mode === "joint" ? "joint" : `asynchronous${o.skipBelow > 0 ? `, skip below ${o.skipBelow}` : ""}`;
     console.error(`enhance: ${input} with ${resolve(modelDir)}: ${pipe.describeSampler(o)}, ${mode}, axis ${axes.join("+")}, seed ${o.seed}`);
     let bar: ReturnType<typeof progress> | null = null;

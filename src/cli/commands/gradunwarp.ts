@@ -25,6 +25,7 @@ import { unwarpVolume, type UnwarpInterpolation } from "../../preprocess/gradunw
 import { parseNonFinite } from "../nifti_options.js";
 import { fmt } from "../../util/format.js";
 import { progress } from "../../util/progress.js";
+import { checkNiftiOutput } from "../output_check.js";
 
 interface GradunwarpCliOptions {
   coeffs?: string;
@@ -55,9 +56,7 @@ function parseInterp(v: string): UnwarpInterpolation {
 }
 
 function checkNiftiName(path: string | undefined, option: string): void {
-  if (path === undefined) return;
-  const l = path.toLowerCase();
-  if (!l.endsWith(".nii") && !l.endsWith(".nii.gz")) throw new Error(`${option} ${path}: the file name must end in .nii or .nii.gz`);
+  if (path !== undefined) checkNiftiOutput(path, option);
 }
 
 function gridOf(im: NiftiImage): Grid {

@@ -15,6 +15,7 @@ import type { MoEDiffSR } from "../../models/moediff/moediff.js";
 import type { VQVAE } from "../../models/vqvae/index.js";
 import { loadModelDir } from "../../model_dir/load.js";
 import { positiveInt } from "../option_parsers.js";
+import { parseDeviceOption } from "../device_option.js";
 
 /** The counting convention, printed with every table. */
 export const FLOP_CONVENTION =
@@ -141,7 +142,7 @@ export function registerModelInfo(program: Command): void {
     .option("--slices <n>", "slices of the enhanced volume (default: the card's reference volume)", positiveInt("slices"))
     .option("--tiles-per-slice <n>", "tiles per slice", positiveInt("tiles-per-slice"), 1)
     .option("--json", "print JSON")
-    .option("--device <device>", "cpu, cuda or cuda:N", "cpu")
+    .option("--device <device>", "cpu, cuda or cuda:N", parseDeviceOption, "cpu")
     .action((opts: CliOptions) => {
       const device = opts.device as T.Device;
       const loaded = loadModelDir(opts.model, { device });

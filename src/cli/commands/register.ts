@@ -16,6 +16,8 @@ import { parseNonFinite } from "../nifti_options.js";
 import { fmt } from "../../util/format.js";
 import { positiveInt } from "../option_parsers.js";
 import { progress } from "../../util/progress.js";
+import { checkNiftiOutput, checkOutputFile } from "../output_check.js";
+import { parseDeviceOption } from "../device_option.js";
 
 interface RegisterCliOptions {
   output: string;
@@ -102,7 +104,7 @@ export function registerRegister(program: Command): void {
     .option("--min-overlap <f>", "refuse when less than this fraction of the fixed field of view lies inside the moving one", p.minOverlap, d.minOverlap)
     .option("--seed <n>", "seed of the point subset", p.seed, d.seed)
     .option("--non-finite <mode>", "NaN/Inf voxels in the inputs: error or zero", parseNonFinite, "error")
-    .option("--device <device>", "cpu, cuda or cuda:N", "cpu")
+    .option("--device <device>", "cpu, cuda or cuda:N", parseDeviceOption, "cpu")
     .addHelpText(
       "after",
       "\nThe transform T maps a FIXED world point (mm) to the MOVING world point with the same anatomy: T(p) = R (p - c) + c + t," +
@@ -110,6 +112,8 @@ export function registerRegister(program: Command): void {
     )
     .action((moving: string, fixed: string, opts: RegisterCliOptions) => {
       const started = Date.now();
+      checkNiftiOutput(opts.output);
+      if (opts.writeTransform !== undefined) checkOutputFile(opts.writeTransform, "--write-transform");
       const mv = readVolume(moving, "moving volume", opts.nonFinite);
       const fx = readVolume(fixed, "fixed volume", opts.nonFinite);
       const levels = opts.levels;

@@ -14,6 +14,7 @@ import { parseNonFinite } from "../nifti_options.js";
 import { fmt } from "../../util/format.js";
 import { nonNegativeInt, numberOption, positiveInt } from "../option_parsers.js";
 import { progress } from "../../util/progress.js";
+import { checkNiftiOutput, checkOutputDirectory } from "../output_check.js";
 
 interface SegmentCliOptions {
   output: string;
@@ -94,6 +95,11 @@ export function registerSegment(program: Command): void {
       if (opts.regions === undefined && (opts.csoMinZ !== undefined || opts.junctionWidth !== undefined)) {
         throw new Error("--cso-min-z and --junction-width shape the region masks: give --regions DIR too");
       }
+      // segment creates the directories of its outputs
+      checkNiftiOutput(opts.output, "-o", { createDirs: true });
+      if (opts.writeMask !== undefined) checkNiftiOutput(opts.writeMask, "--write-mask", { createDirs: true });
+      if (opts.writeBias !== undefined) checkNiftiOutput(opts.writeBias, "--write-bias", { createDirs: true });
+      if (opts.regions !== undefined) checkOutputDirectory(opts.regions, "--regions");
       const im = readNifti(input, { nonFinite: opts.nonFinite });
       const frames = im.dims[3] ?? 1;
       if (frames > 1 && opts.volumeIndex === undefined) throw new Error(`${input} is 4-D with ${frames} frames; choose one with --volume-index 0..${frames - 1}`);

@@ -14,6 +14,7 @@ import { checkSeed } from "../../util/random.js";
 import { parseNonFinite } from "../nifti_options.js";
 import { fmt } from "../../util/format.js";
 import { dataRange } from "../../volume/volume.js";
+import { checkNiftiOutput, checkOutputDirectory } from "../output_check.js";
 
 interface SimulateCliOptions {
   output: string;
@@ -108,6 +109,8 @@ export function registerSimulate(program: Command): void {
       if (opts.sliceAxis === undefined && (opts.sliceProfile !== undefined || opts.sliceThickness !== undefined)) {
         throw new Error("--slice-profile and --slice-thickness need --slice-axis (they describe a 2-D multi-slice acquisition)");
       }
+      checkNiftiOutput(opts.output);
+      if (opts.writeMaps !== undefined) checkOutputDirectory(opts.writeMaps, "--write-maps");
       const im = readNifti(input, { nonFinite: opts.nonFinite });
       const frames = im.dims[3] ?? 1;
       if (frames > 1) throw new Error(`${input} has ${frames} frames; simulate takes a 3-D volume (extract one frame first)`);

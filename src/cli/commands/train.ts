@@ -12,6 +12,7 @@ import { startingConfig } from "./train_common.js";
 import { join } from "node:path";
 import { readManifest } from "../../data/manifest.js";
 import { MODEL_CARD_FILE, modelCardFromManifest, writeModelCard } from "../../model_dir/card.js";
+import { parseDeviceOption } from "../device_option.js";
 
 interface Options {
   output: string;
@@ -52,7 +53,7 @@ export function registerTrain(program: Command): void {
     .option("--no-diversity", "ablation: drop the expert-diversity term of Eq. 16")
     .option("--no-frequency", "ablation: drop the frequency-aware softmax of Eq. 4 (gamma = 0)")
     .option("--resume", "continue the run in --output from its checkpoint")
-    .option("--device <device>", "cpu, cuda or cuda:N", "cpu")
+    .option("--device <device>", "cpu, cuda or cuda:N", parseDeviceOption, "cpu")
     .action(async (data: string, opts: Options) => {
       const config = buildConfig(opts);
       T.setDefaultDevice(opts.device as T.Device);

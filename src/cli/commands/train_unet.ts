@@ -7,6 +7,7 @@ import { trainUNet } from "../../train/unet_trainer.js";
 import { resolveUNetRunConfig, UNET_PRESETS, type UNetRunConfig } from "../../models/unet/config.js";
 import { numberOption, positiveInt } from "../option_parsers.js";
 import { startingConfig } from "./train_common.js";
+import { parseDeviceOption } from "../device_option.js";
 
 interface Options {
   output: string;
@@ -29,7 +30,7 @@ export function registerTrainUNet(program: Command): void {
     .option("--steps <n>", "train exactly n optimiser steps", positiveInt("steps"))
     .option("--minutes <m>", "train for a wall-clock budget: the step count that fits is measured before the first step", numberOption("minutes", "a number of minutes > 0", (x) => x > 0))
     .option("--resume", "continue the run in --output from its checkpoint")
-    .option("--device <device>", "cpu, cuda or cuda:N", "cpu")
+    .option("--device <device>", "cpu, cuda or cuda:N", parseDeviceOption, "cpu")
     .action(async (data: string, opts: Options) => {
       const config = buildConfig(opts);
       T.setDefaultDevice(opts.device as T.Device);

@@ -8,6 +8,7 @@ import { trainVqvae } from "../../train/vqvae_trainer.js";
 import { resolveVqvaeRunConfig, upgradeVqvaeRunConfig, type VqvaeRunConfig } from "../../models/vqvae/run_config.js";
 import { positiveInt } from "../option_parsers.js";
 import { startingConfig } from "./train_common.js";
+import { parseDeviceOption } from "../device_option.js";
 
 interface Options {
   output: string;
@@ -32,7 +33,7 @@ export function registerTrainVqvae(program: Command): void {
     .option("--no-bias", "zero the b channel of the encoder input (ablation)")
     .option("--no-gradwarp", "zero the g channel of the encoder input (ablation)")
     .option("--resume", "continue the run in --output from its checkpoint")
-    .option("--device <device>", "cpu, cuda or cuda:N", "cpu")
+    .option("--device <device>", "cpu, cuda or cuda:N", parseDeviceOption, "cpu")
     .action(async (data: string, opts: Options) => {
       const config = buildConfig(opts);
       T.setDefaultDevice(opts.device as T.Device);

@@ -81,6 +81,8 @@ export function registerView(program: Command): void {
 }
 
 async function runView(paths: string[], opts: ViewCliOptions): Promise<void> {
+  // A GPU is checked here, not first in a job (the viewer is engine-free: load the engine only for it).
+  if (opts.enhance && opts.device !== "cpu") (await import("../device_option.js")).checkDevice(opts.device);
   const sessions = sessionsFromPaths(paths, opts);
   const modelDir = resolve(opts.model ?? DEFAULT_MODEL_DIR);
   const enhance = opts.enhance ? { model: modelDir, ...modelAvailability(modelDir) } : { model: modelDir, available: false, why: "the viewer was started with --no-enhance" };

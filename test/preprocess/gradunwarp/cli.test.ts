@@ -142,7 +142,7 @@ test("bad inputs get clear errors", async () => {
   await rejects(["--coeffs", Z3, "-o", at("x.nii")], /-o needs the volume to unwarp/);
   await rejects(["--coeffs", Z3, "--write-map", at("x.nii")], /the maps need a grid: give IN, or --like REF/);
   await rejects(["--coeffs", Z3], /nothing to do/);
-  await rejects([input, "--coeffs", Z3, "-o", at("x.img")], /-o .*x\.img: the file name must end in \.nii or \.nii\.gz/);
+  await rejects([input, "--coeffs", Z3, "-o", at("x.img")], /-o .*x\.img: the output must be a NIfTI file named \.nii or \.nii\.gz/);
   await rejects([input, "--coeffs", Z3, "-o", at("x.nii"), "--like", at("ref.nii")], /--like sets the grid of the maps/);
   await rejects(["--warp", at("w.nii.gz"), "--isocenter", "0,0,0", "--write-map", at("x.nii")], /--isocenter applies to --coeffs only/);
   await rejects(["--coeffs", Z3, "--isocenter", "0,0", "--like", input, "--write-map", at("x.nii")], /--isocenter must be three numbers x,y,z/);
