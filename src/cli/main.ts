@@ -15,13 +15,14 @@ import { registerGradunwarp } from "./commands/gradunwarp.js";
 import { registerBiasCorrect } from "./commands/bias_correct.js";
 import { registerSegment } from "./commands/segment.js";
 import { registerView } from "./commands/view.js";
+import { toolVersion } from "../util/version.js";
 
 const ENGINE_FREE = new Set(["info", "convert", "evaluate", "figures", "baseline", "gradunwarp", "bias-correct", "segment", "view"]);
 
 const program = new Command()
   .name("moediff-sr")
   .description("3T-like to 7T-like brain MRI super-resolution with a mixture-of-experts latent diffusion model")
-  .version("0.1.0")
+  .version(toolVersion())
   .showHelpAfterError();
 
 /**

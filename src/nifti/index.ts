@@ -6,3 +6,4 @@ export { orientationCode, voxelSizes, quaternToMat4, mat4ToQuatern, mat4ToRows, 
 export { NIFTI_DTYPES, isNiftiDtype, datatypeName, type NiftiDtype } from "./datatype.js";
 export type { NiftiHeader } from "./header.js";
 export type { AffineSource } from "./xform.js";
+export { xformOptionsFrom } from "./output_xform.js";

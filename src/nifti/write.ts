@@ -11,7 +11,8 @@
 // spatial unit is mm.
 //
 // A NiftiImage keeps its own sform/qform codes (where > 0), description, frames, and
-// the repetition time pixdim[4] with its unit.
+// the repetition time pixdim[4] with its unit. An image computed from a NIfTI input
+// on another grid keeps the input's codes with output_xform.ts (qformAffine).
 //
 // Voxels are written as float32 by default; see datatype.ts for the rounding and
 // clamping rule of integer types. Scaling is never used on output (scl_slope 1,
@@ -20,7 +21,7 @@
 // Atomic: the bytes go to a temporary file in the target's directory, which is
 // flushed and renamed onto the target. On any failure the temporary file is
 // removed and the target is left as it was.
-import type { Volume } from "../volume/volume.js";
+import type { Mat4, Volume } from "../volume/volume.js";
 import { mat4ToQuatern, quaternToMat4 } from "./affine.js";
 import { NIFTI_DTYPES, dtypeBytes, dtypeCode, encodeVoxels, isNiftiDtype, type NiftiDtype } from "./datatype.js";
 import { NiftiError } from "./errors.js";
@@ -38,6 +39,11 @@ export interface WriteOptions {
   sformCode?: number;
   /** 0 to 5; default 1 (scanner), or the image's own when > 0. */
   qformCode?: number;
+  /**
+   * The transform the qform holds when it maps to another space than the sform (e.g. scanner vs MNI;
+   * output_xform.ts); default: the image's affine.
+   */
+  qformAffine?: Mat4;
   /** Header version (default 1; 2 when a dimension exceeds NIfTI-1's 32767). */
   version?: 1 | 2;
   /** gzip level 1-9 for .nii.gz (default 6). */
@@ -103,9 +109,11 @@ export function encodeNifti(input: Volume | NiftiImage, options: WriteOptions = 
   }
 
   const affine = input.affine;
+  const qAffine = options.qformAffine ?? affine;
+  if (qAffine.length !== 16 || qAffine.some((v) => !Number.isFinite(v))) throw new NiftiError(name, `qformAffine must be 16 finite numbers (4x4 row-major)`);
   let q;
   try {
-    q = mat4ToQuatern(affine);
+    q = mat4ToQuatern(qAffine);
   } catch (e) {
     throw new NiftiError(name, `cannot write this affine: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }

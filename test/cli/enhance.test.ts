@@ -1,10 +1,12 @@
 // `moediff-sr enhance` and `moediff-sr baseline` in-process on a tiny model directory: outputs on the
-// requested grid, the --explain directory (and `figures experts` reading it), and the refusals, which
-// leave no output file behind.
+// requested grid, the --explain directory (and `figures experts` reading it), the refusals, which
+// leave no output file behind, and the output header (the input's transform codes, version, model hash).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { registerEnhance } from "../../src/cli/commands/enhance.js";
 import { registerBaseline } from "../../src/cli/commands/baseline.js";
@@ -12,6 +14,7 @@ import { registerFigures } from "../../src/cli/commands/figures.js";
 import { readNifti, toVolume, writeNifti } from "../../src/nifti/index.js";
 import { phantom, tempDir, writeVolume } from "../data/phantom.js";
 import { writeTinyModelDir } from "../inference/tiny_model.js";
+import { modelHash } from "../../src/model_dir/hash.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -108,4 +111,25 @@ test("baseline: input (nearest), trilinear and bspline on the --like grid or at 
   await assert.rejects(cli(["baseline", rampPath, "--method", "trilinear", "-o", never]), /--voxel MM or --like/);
   await assert.rejects(cli(["baseline", rampPath, "--method", "lanczos", "--voxel", "1", "-o", never]), /--method must be one of trilinear, bspline, input/);
   assert.ok(!existsSync(never));
+});
+
+test("enhance and baseline keep the input's sform/qform codes (MNI, 4); the description names the version and the model's hash", async () => {
+  const mni = join(dir, "mni.nii.gz");
+  writeNifti(mni, phantom([30, 36, 12], lrAffine), { sformCode: 4, qformCode: 4 });
+  const out = join(dir, "mni_sr.nii.gz");
+  const said = await cli(["enhance", mni, "-o", out, "--model", run, "--steps", "1", "--voxel", "2"]);
+  const sr = readNifti(out);
+  assert.equal(sr.sformCode, 4);
+  assert.equal(sr.qformCode, 4);
+  // the hash of the files, computed here as the docs say: cat config.json model.safetensors vqvae/config.json vqvae/model.safetensors card.json | sha256sum
+  const files = ["config.json", "model.safetensors", join("vqvae", "config.json"), join("vqvae", "model.safetensors"), "card.json"];
+  const hash = createHash("sha256").update(Buffer.concat(files.map((f) => readFileSync(join(run, f))))).digest("hex").slice(0, 12);
+  assert.equal(modelHash(run), hash);
+  const version = (JSON.parse(readFileSync(fileURLToPath(new URL("../../../package.json", import.meta.url)), "utf8")) as { version: string }).version;
+  assert.match(sr.description, new RegExp(`^moediff-sr ${version.replace(/\./g, "\\.")} enhance model ${hash} (ddim|resshift) 1 joint seed 0$`));
+  assert.match(said.join("\n"), new RegExp(`\\(model ${hash}\\)`));
+  const base = join(dir, "mni_base.nii.gz");
+  await cli(["baseline", mni, "--method", "bspline", "--voxel", "2", "-o", base]);
+  const b = readNifti(base);
+  assert.deepEqual([b.sformCode, b.qformCode, b.description], [4, 4, `moediff-sr ${version} baseline bspline`]);
 });

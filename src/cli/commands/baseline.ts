@@ -12,7 +12,8 @@
 // at --voxel, or exactly the grid of --like. Outside the input's field of view the output is 0.
 // Engine-free (pure-JS resampling), except --method unet, which loads the engine when it runs.
 import type { Command } from "commander";
-import { readNifti, toVolume, writeNifti } from "../../nifti/index.js";
+import { readNifti, toVolume, writeNifti, xformOptionsFrom } from "../../nifti/index.js";
+import { toolVersion } from "../../util/version.js";
 import { gridFor, voxelSizes, type Grid } from "../../volume/affine.js";
 import { reorient } from "../../volume/reorient.js";
 import { resample, type Interpolation } from "../../volume/resample.js";
@@ -76,7 +77,7 @@ export function registerBaseline(program: Command): void {
         grid = gridFor(reorient(lr, "RAS"), opts.voxel as number | [number, number, number]);
       }
       const out = resample(lr, grid, { interpolation: INTERPOLATION[opts.method], fill: 0 });
-      writeNifti(opts.output, out, { description: `moediff-sr baseline ${opts.method}` });
+      writeNifti(opts.output, out, { ...xformOptionsFrom(im, out.affine), description: `moediff-sr ${toolVersion()} baseline ${opts.method}` });
       console.error(`baseline: wrote ${opts.output}: ${opts.method}, ${out.dims.join("x")} at ${voxelSizes(out.affine).map(fmt).join("x")} mm`);
     });
 }
@@ -116,7 +117,7 @@ async function runUNet(input: string, opts: BaselineCliOptions): Promise<void> {
     });
     (bar as Progress | null)?.stop();
     bar = null;
-    writeNifti(opts.output, r.output, { description: "moediff-sr baseline unet" });
+    writeNifti(opts.output, r.output, { ...xformOptionsFrom(im, r.output.affine), description: `moediff-sr ${toolVersion()} baseline unet` });
     const s = r.stats;
     console.error(
       `baseline: wrote ${opts.output}: unet (${u.dir}), ${s.targetDims.join("x")} at ${s.targetVoxelSize.map(fmt).join("x")} mm; ` +

@@ -7,7 +7,9 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import * as T from "../../torch/index.js";
-import { readNifti, toVolume, writeNifti } from "../../nifti/index.js";
+import { readNifti, toVolume, writeNifti, xformOptionsFrom } from "../../nifti/index.js";
+import { modelHash } from "../../model_dir/hash.js";
+import { toolVersion } from "../../util/version.js";
 import type { Grid } from "../../volume/affine.js";
 import { parseAxis, type Axis } from "../../data/slicing.js";
 import { enhanceVolume } from "../../inference/enhance.js";
@@ -140,7 +142,8 @@ async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void>
       like = { dims: [ref.dims[0], ref.dims[1], ref.dims[2]] as [number, number, number], affine: ref.affine };
     }
     const mode = o.mode === "joint" ? "joint" : `asynchronous${o.skipBelow > 0 ? `, skip below ${o.skipBelow}` : ""}`;
-    console.error(`enhance: ${input} with ${resolve(modelDir)}: ${pipe.describeSampler(o)}, ${mode}, axis ${axes.join("+")}, seed ${o.seed}`);
+    const hash = modelHash(modelDir);
+    console.error(`enhance: ${input} with ${resolve(modelDir)} (model ${hash}): ${pipe.describeSampler(o)}, ${mode}, axis ${axes.join("+")}, seed ${o.seed}`);
     let bar: ReturnType<typeof progress> | null = null;
     let barAxis = "";
     const r = await enhanceVolume(pipe, lr, {
@@ -159,7 +162,12 @@ async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void>
     });
     (bar as ReturnType<typeof progress> | null)?.stop();
     const s = r.stats;
-    writeNifti(opts.output, r.output, { description: `moediff-sr enhance ${o.sampler}${o.sampler === "ddim" ? ` ${o.steps}` : ""} ${o.mode} seed ${o.seed}`.slice(0, 80) });
+    const sampling = pipe.model.formulation === "resshift" ? `resshift ${o.steps}` : `${o.sampler}${o.sampler === "ddim" ? ` ${o.steps}` : ""}`;
+    // The input's transform codes (an MNI input stays MNI); the tool's version and the model's hash.
+    writeNifti(opts.output, r.output, {
+      ...xformOptionsFrom(im, r.output.affine),
+      description: `moediff-sr ${toolVersion()} enhance model ${hash} ${sampling} ${o.mode} seed ${o.seed}`.slice(0, 80),
+    });
     if (opts.explain !== undefined) writeExplain(opts.explain, opts.output, r, pipe);
     const perSlice = s.slicesRun > 0 ? s.seconds / s.slicesRun : Number.NaN;
     console.error(

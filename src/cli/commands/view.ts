@@ -1,7 +1,8 @@
 // `moediff-sr view DIR... | FILE... [--port 8080]`: the browser viewer (src/viewer/). Serves the built
 // page and the volumes on 127.0.0.1, prints the URL, and runs enhance jobs uploaded from the page in a
 // worker thread. Engine-free itself: the engine loads in the worker, so viewing works without it.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, statSync } from "node:fs";
+import { toolVersion } from "../../util/version.js";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
@@ -50,13 +51,6 @@ export function modelAvailability(dir: string): { available: boolean; why?: stri
   return { available: false, why: `the model directory ${dir} lacks ${missing.join(", ")}; start the viewer with --model RUN (a directory made by \`moediff-sr train\`)` };
 }
 
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL("../../../../package.json", import.meta.url), "utf8")) as { version: string }).version;
-  } catch {
-    return "unknown";
-  }
-}
 
 export function registerView(program: Command): void {
   program
@@ -99,7 +93,7 @@ async function runView(paths: string[], opts: ViewCliOptions): Promise<void> {
     runner,
     inspect: inspectInWorker,
     enhance,
-    version: packageVersion(),
+    version: toolVersion(),
   });
   const url = await server.listen(opts.host, opts.port);
   if (!["127.0.0.1", "localhost", "::1"].includes(opts.host)) console.error(`view: listening on ${opts.host}: anyone who can reach this machine can see these volumes and run jobs`);
