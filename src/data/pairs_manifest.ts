@@ -13,6 +13,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, extname, isAbsolute, resolve } from "node:path";
 import { describeJsonSyntaxError } from "../util/json_file.js";
+import { DICOM_ADVICE, dicomKind } from "../nifti/dicom.js";
 
 export interface PairEntry {
   readonly subject: string;
@@ -241,7 +242,9 @@ export function checkPairFiles(entries: readonly PairEntry[], source: string): v
     for (const k of ["lr", "hr", "bias", "gdc"] as const) {
       const f = e[k];
       if (f === undefined) continue;
+      const dicom = existsSync(f) ? dicomKind(f) : null;
       if (!existsSync(f)) problems.push(`${e.where}: ${k} file ${f} does not exist`);
+      else if (dicom !== null) problems.push(`${e.where}: ${k} file ${f} is ${dicom}; ${DICOM_ADVICE}`);
       else if (!statSync(f).isFile()) problems.push(`${e.where}: ${k} file ${f} is not a regular file`);
     }
   }

@@ -7,3 +7,4 @@ export { NIFTI_DTYPES, isNiftiDtype, datatypeName, type NiftiDtype } from "./dat
 export type { NiftiHeader } from "./header.js";
 export type { AffineSource } from "./xform.js";
 export { xformOptionsFrom } from "./output_xform.js";
+export { DICOM_ADVICE, dicomKind, hasDicomMagic } from "./dicom.js";

@@ -2,7 +2,8 @@
 // float32 voxel data with a voxel-to-world affine in mm.
 //
 // Checks, each failing with a NiftiError that names the file, the problem and what
-// to do: not NIfTI (sizeof_hdr, magic), truncated header or data (with the number of
+// to do: DICOM (a .dcm file, the DICM magic, a directory of them: convert with
+// dcm2niix; dicom.ts), not NIfTI (sizeof_hdr, magic), truncated header or data (with the number of
 // bytes missing), more data than the header's dims account for, dims < 1,
 // unsupported datatype, corrupt gzip, non-finite scaling, and NaN/Inf voxels (an
 // error unless `nonFinite: "zero"`). bitpix is not checked: the datatype code
@@ -18,6 +19,7 @@ import { NiftiError } from "./errors.js";
 import { gunzip, isGzip } from "./gzip.js";
 import { parseHeader, type NiftiHeader } from "./header.js";
 import { headerTransforms, type AffineSource } from "./xform.js";
+import { DICOM_ADVICE, dicomKind } from "./dicom.js";
 
 export interface ReadOptions {
   /** NaN and +-Inf voxels: "error" (the default) throws with their count; "zero" sets them to 0. */
@@ -78,9 +80,13 @@ export function readNifti(path: string, options: ReadOptions = {}): NiftiImage {
     bytes = readFileSync(path);
   } catch (e) {
     const code = e !== null && typeof e === "object" && "code" in e ? String(e.code) : "";
+    const dicom = code === "EISDIR" ? dicomKind(path) : null;
+    if (dicom !== null) throw new NiftiError(path, `this is ${dicom}, not a NIfTI volume; ${DICOM_ADVICE}`, { cause: e });
     const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : e instanceof Error ? e.message : String(e);
     throw new NiftiError(path, `cannot read the file: ${why}`, { cause: e });
   }
+  const dicom = dicomKind(path, bytes);
+  if (dicom !== null) throw new NiftiError(path, `this is ${dicom}, not a NIfTI volume; ${DICOM_ADVICE}`);
   return parseNifti(bytes, { ...options, name: path });
 }
 
