@@ -21,6 +21,11 @@ export function latentsOf(vqvae: VQVAE, data: SliceDataset, split: SplitName, in
 /**
  * latentsOf with the per-slice latents kept after their first computation (training.cacheLatents).
  * The condition slices y are read from the data set each time (they are cheap to read).
+ *
+ * A slice's latents are computed with those of its fixed chunk of `chunk` consecutive indices
+ * (default: the batch size), never with whichever other slices happen to be missing: a convolution's
+ * result can depend in its last bit on the batch it runs in (batch 1 and 4 differ by ~2e-7), so a
+ * resumed run, which starts with an empty cache, would otherwise drift from the uninterrupted one.
  */
 export class LatentCache {
   readonly #z0 = new Map<number, T.Tensor>();
@@ -32,14 +37,19 @@ export class LatentCache {
     readonly split: SplitName,
     readonly config: MoEDiffConfig,
     readonly device: T.Device,
-  ) {}
+    readonly chunk: number = config.training.batchSize,
+  ) {
+    if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`LatentCache: chunk must be a positive integer, got ${chunk}`);
+  }
 
   get(indices: readonly number[]) {
-    const missing = [...new Set(indices.filter((i) => !this.#z0.has(i)))];
-    if (missing.length > 0) {
+    const size = this.data.size(this.split);
+    const chunks = [...new Set(indices.filter((i) => !this.#z0.has(i)).map((i) => Math.floor(i / this.chunk)))].sort((a, b) => a - b);
+    for (const c of chunks) {
+      const members = Array.from({ length: Math.min(this.chunk, size - c * this.chunk) }, (_, j) => c * this.chunk + j);
       T.tidy(() => {
-        const lat = latentsOf(this.vqvae, this.data, this.split, missing, this.config, this.device);
-        missing.forEach((idx, j) => {
+        const lat = latentsOf(this.vqvae, this.data, this.split, members, this.config, this.device);
+        members.forEach((idx, j) => {
           this.#z0.set(idx, T.keep(lat.z0.narrow(0, j, 1).clone()));
           this.#cond.set(idx, T.keep(lat.condLatent.narrow(0, j, 1).clone()));
         });
