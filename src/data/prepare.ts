@@ -13,6 +13,9 @@
 // per HR file, each with voxel size, SNR, bias strength and gradwarp drawn uniformly from their ranges
 // (rounded to 3 decimals, so the manifest shows exactly what was used) and its own simulation seed, all
 // from one stream seeded by `seed`. Same inputs and options -> byte-identical output.
+//
+// With options.randomise (prepare --randomise N), randomise/build.ts builds N randomised subjects from the
+// HR volume(s) instead, in the same format (docs/randomisation.md).
 import { writeFileSync, readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { type AcquisitionParams } from "../simulate/simulate.js";
@@ -28,8 +31,9 @@ import { extractCondition, extractSlice, sliceGeometry } from "./slicing.js";
 import { sourceFile } from "./sources.js";
 import { assignSlice, planSplit, SPLITS, type SplitName } from "./split.js";
 import { stageOutput } from "./output_dir.js";
+import { buildRandomised } from "./randomise/build.js";
 
-export { PREPARE_DEFAULTS, defaultHrSource, type PrepareOptions, type PrepareSource, type PrepareProgress } from "./prepare_options.js";
+export { PREPARE_DEFAULTS, defaultHrSource, defaultRandomiseSource, type PrepareOptions, type PrepareSource, type PrepareProgress, type RandomiseOptions } from "./prepare_options.js";
 
 export interface PrepareResult {
   /** The data-set directory (absolute). */
@@ -96,10 +100,13 @@ function dirBytes(dir: string): number {
 export async function prepareDataset(options: PrepareOptions): Promise<PrepareResult> {
   const t0 = Date.now();
   const o = resolvePrepareOptions(options);
-  const pairs = planPairs(o);
+  const pairs = o.randomise === null ? planPairs(o) : [];
   const staged = stageOutput(o.output, o.force);
   try {
-    const manifest = await build(o, pairs, staged.tmp);
+    const manifest =
+      o.randomise === null
+        ? await build(o, pairs, staged.tmp)
+        : await buildRandomised(o, o.randomise, o.source.kind === "simulate" ? subjectIdsFromPaths(o.source.hr) : [], staged.tmp);
     const bytes = dirBytes(staged.tmp);
     staged.commit();
     return { output: staged.output, manifest, bytes, seconds: (Date.now() - t0) / 1000 };

@@ -8,6 +8,7 @@
 import { existsSync, statSync } from "node:fs";
 import { resolveRegisterOptions, type RegisterOptions } from "../preprocess/register/options.js";
 import { MIN_BRAIN_FRACTION } from "./brain_fraction.js";
+import { MIN_RANDOMISE_SUBJECTS, RANDOMISE_SLICES_PER_VIEW, resolveRandomiseRanges, type ResolvedRandomise } from "./randomise/ranges.js";
 import type { Axis } from "./slicing.js";
 import { MIN_SLAB_GAP } from "./split.js";
 
@@ -30,6 +31,16 @@ export interface AcquisitionRanges {
   readonly snr: Range;
   readonly bias: Range;
   readonly gradwarp: Range;
+}
+
+/** prepare --randomise: randomised subjects instead of plain simulated pairs (src/data/randomise/). */
+export interface RandomiseOptions {
+  /** Number of randomised subjects (>= 3: whole subjects go to train, val and test). */
+  readonly subjects: number;
+  /** Slices per slice axis and skull variant of each subject (default 16; 0 = every kept slice). */
+  readonly slicesPerView?: number;
+  /** Per HR volume of the source: a skull-stripped companion on the same grid (its nonzero voxels are the brain), or null. */
+  readonly stripped?: readonly (string | null)[];
 }
 
 export interface PrepareOptions {
@@ -55,6 +66,11 @@ export interface PrepareOptions {
   readonly nonFinite?: "error" | "zero";
   /** Real pairs only: rigidly register each LR to its HR before resampling (true: default registration options). */
   readonly register?: boolean | RegisterOptions;
+  /**
+   * Randomised subjects (domain randomisation, docs/randomisation.md). `ranges`, when given, then
+   * replace the randomisation's acquisition ranges (voxel: the 3-D isotropic voxel).
+   */
+  readonly randomise?: RandomiseOptions;
   readonly onProgress?: (p: PrepareProgress) => void;
   /** Notes and warnings for the user. */
   readonly log?: (message: string) => void;
@@ -78,6 +94,8 @@ export interface ResolvedPrepareOptions {
   readonly nonFinite: "error" | "zero";
   /** Options for registerRigid, or null for no registration. */
   readonly register: RegisterOptions | null;
+  /** Randomised subjects, or null for prepare's plain pairs. */
+  readonly randomise: ResolvedRandomise | null;
   readonly onProgress?: (p: PrepareProgress) => void;
   readonly log?: (message: string) => void;
   readonly signal?: AbortSignal;
@@ -102,6 +120,16 @@ export const PREPARE_DEFAULTS = Object.freeze({
 
 /** Where Debian's mricron-data package puts the Colin27 template; the brain-extracted one first. */
 export const DEFAULT_HR_CANDIDATES = ["/usr/share/mricron/templates/ch2bet.nii.gz", "/usr/share/mricron/templates/ch2.nii.gz"] as const;
+
+/**
+ * The default source of prepare --default --randomise: Colin27 with its skull (ch2) and the
+ * skull-stripped ch2bet as its companion; whichever of the two is installed when only one is.
+ */
+export function defaultRandomiseSource(): { hr: string; stripped: string | null } {
+  const [bet, head] = DEFAULT_HR_CANDIDATES;
+  if (existsSync(head) && existsSync(bet)) return { hr: head, stripped: bet };
+  return { hr: defaultHrSource(), stripped: null };
+}
 
 /** The default HR source (Colin27), or a clear error saying how to get it. */
 export function defaultHrSource(): string {
@@ -165,6 +193,7 @@ export function resolvePrepareOptions(o: PrepareOptions): ResolvedPrepareOptions
     if (typeof register !== "object" || register === null) throw new TypeError(`prepare: register must be true, false or registration options, got ${JSON.stringify(register)}`);
     resolveRegisterOptions(register); // check the options now, before any volume is read
   }
+  const randomise = resolveRandomise(o);
   return {
     output: o.output,
     source: src,
@@ -185,8 +214,36 @@ export function resolvePrepareOptions(o: PrepareOptions): ResolvedPrepareOptions
     },
     nonFinite,
     register,
+    randomise,
     ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
     ...(o.log !== undefined ? { log: o.log } : {}),
     ...(o.signal !== undefined ? { signal: o.signal } : {}),
   };
+}
+
+function resolveRandomise(o: PrepareOptions): ResolvedRandomise | null {
+  const r = o.randomise;
+  if (r === undefined) return null;
+  if (typeof r !== "object" || r === null) throw new TypeError(`prepare: randomise must be {subjects, slicesPerView?, stripped?}, got ${JSON.stringify(r)}`);
+  if (o.source.kind !== "simulate") throw new RangeError("prepare: --randomise makes subjects from HR volumes (--default or --simulate), not from real pairs (--pairs)");
+  if (!Number.isInteger(r.subjects) || r.subjects < MIN_RANDOMISE_SUBJECTS) {
+    throw new RangeError(`prepare: --randomise needs an integer number of subjects >= ${MIN_RANDOMISE_SUBJECTS} (whole subjects go to train, val and test), got ${r.subjects}`);
+  }
+  const slicesPerView = r.slicesPerView ?? RANDOMISE_SLICES_PER_VIEW;
+  if (!Number.isInteger(slicesPerView) || slicesPerView < 0) throw new RangeError(`prepare: slices per view must be an integer >= 0 (0 = all), got ${slicesPerView}`);
+  if (o.pairsPerVolume !== undefined && o.pairsPerVolume !== 1) {
+    throw new RangeError("prepare: --pairs-per-volume does not apply with --randomise (each randomised subject has its own acquisitions)");
+  }
+  const hr = o.source.hr;
+  const stripped = r.stripped ?? hr.map(() => null);
+  if (stripped.length !== hr.length) throw new RangeError(`prepare: randomise.stripped has ${stripped.length} entries for ${hr.length} HR volumes`);
+  for (const p of stripped) if (p !== null) checkFile(p, "skull-stripped volume");
+  const given = o.ranges ?? {};
+  const ranges = resolveRandomiseRanges({
+    ...(given.voxel !== undefined ? { voxel: given.voxel } : {}),
+    ...(given.snr !== undefined ? { snr: given.snr } : {}),
+    ...(given.bias !== undefined ? { bias: given.bias } : {}),
+    ...(given.gradwarp !== undefined ? { gradwarp: given.gradwarp } : {}),
+  });
+  return { subjects: r.subjects, slicesPerView, stripped, ranges };
 }

@@ -1,12 +1,13 @@
 // `moediff-sr prepare -o DIR (--default | --simulate HR... | --pairs FILE)`: build a paired slice data
 // set for training (see src/data/prepare.ts). Prints a summary: slices per split, time, size on disk.
 import { Option, type Command } from "commander";
-import { prepareDataset, PREPARE_DEFAULTS, defaultHrSource, type PrepareSource } from "../../data/prepare.js";
+import { prepareDataset, PREPARE_DEFAULTS, defaultHrSource, defaultRandomiseSource, type PrepareSource, type RandomiseOptions } from "../../data/prepare.js";
+import { RANDOMISE_DEFAULTS, RANDOMISE_SLICES_PER_VIEW } from "../../data/randomise/ranges.js";
 import { METRICS, type Metric } from "../../preprocess/register/metrics.js";
 import { parseAxis } from "../../data/slicing.js";
 import { parseNonFinite } from "../nifti_options.js";
 import { progress } from "../../util/progress.js";
-import { positiveInt } from "../option_parsers.js";
+import { nonNegativeInt, positiveInt } from "../option_parsers.js";
 
 interface PrepareCliOptions {
   output: string;
@@ -28,6 +29,9 @@ interface PrepareCliOptions {
   register?: boolean;
   registerMetric?: Metric;
   force?: boolean;
+  randomise?: number;
+  randomiseSlices: number;
+  stripped?: string[];
 }
 
 function metric(v: string): Metric {
@@ -103,10 +107,15 @@ export function registerPrepare(program: Command): void {
     .option("--register", "with --pairs: rigidly register each LR to its HR (6 DOF, see moediff-sr register) before resampling it onto the HR grid")
     .option("--register-metric <metric>", "with --register: ncc (default, same contrast) or mi (mutual information)", metric)
     .option("--force", "replace an existing data set at the output")
+    .option("--randomise <n>", "make N randomised subjects (anatomy, contrast, acquisition, 3 slice axes, skull on and off; docs/randomisation.md) from the --default or --simulate volume(s)", positiveInt("randomise"))
+    .option("--randomise-slices <k>", "with --randomise: slices per slice axis and skull variant of each subject (0 = every slice with enough brain)", nonNegativeInt("randomise-slices"), RANDOMISE_SLICES_PER_VIEW)
+    .option("--stripped <files...>", "with --randomise --simulate: a skull-stripped companion of each HR volume, same order and grid (its nonzero voxels are the brain)")
     .addHelpText(
       "after",
       `\nSplit 8:1:1 by subject; with one subject by slabs along the axis separated by ${d.slabGap} unused slices.` +
-        `\nOutput: DIR/manifest.json and DIR/{train,val,test}-NNNNN.safetensors (cond [n,3,H,W], hr, bias, g [n,1,H,W]).`,
+        `\nOutput: DIR/manifest.json and DIR/{train,val,test}-NNNNN.safetensors (cond [n,3,H,W], hr, bias, g [n,1,H,W]).` +
+        `\nWith --randomise, the acquisition ranges default to voxel ${rangeText(RANDOMISE_DEFAULTS.acquisition.voxel)} (3-D; or a 2-D stack), snr ${rangeText(RANDOMISE_DEFAULTS.acquisition.snr)}, ` +
+        `bias ${rangeText(RANDOMISE_DEFAULTS.acquisition.bias)}, gradwarp ${rangeText(RANDOMISE_DEFAULTS.acquisition.gradwarp)}; --voxel, --snr, --bias, --gradwarp given replace them.`,
     )
     .action(async (opts: PrepareCliOptions, cmd: Command) => {
       const given = [opts.default === true, opts.simulate !== undefined, opts.pairs !== undefined].filter(Boolean).length;
@@ -114,6 +123,11 @@ export function registerPrepare(program: Command): void {
       if (opts.subjects !== undefined && opts.pairs === undefined) throw new Error("--subjects applies only with --pairs");
       if (opts.register === true && opts.pairs === undefined) throw new Error("--register applies only with --pairs (simulated pairs are aligned by construction)");
       if (opts.registerMetric !== undefined && opts.register !== true) throw new Error("--register-metric applies only with --register");
+      const randomising = opts.randomise !== undefined;
+      if (randomising && opts.pairs !== undefined) throw new Error("--randomise makes subjects from HR volumes (--default or --simulate), not from --pairs");
+      if (!randomising && cmd.getOptionValueSource("randomiseSlices") === "cli") throw new Error("--randomise-slices applies only with --randomise");
+      if (opts.stripped !== undefined && !(randomising && opts.simulate !== undefined)) throw new Error("--stripped applies only with --randomise and --simulate");
+      if (randomising && cmd.getOptionValueSource("pairsPerVolume") === "cli") throw new Error("--pairs-per-volume does not apply with --randomise (each randomised subject has its own acquisitions)");
       if (opts.pairs !== undefined) {
         const simOnly = ["pairsPerVolume", "voxel", "snr", "bias", "gradwarp"].filter((k) => cmd.getOptionValueSource(k) === "cli");
         if (simOnly.length > 0) {
@@ -122,13 +136,25 @@ export function registerPrepare(program: Command): void {
         }
       }
       let source: PrepareSource;
+      let randomise: RandomiseOptions | undefined;
       if (opts.pairs !== undefined) source = { kind: "pairs", manifest: opts.pairs, ...(opts.subjects !== undefined ? { subjects: opts.subjects } : {}) };
       else if (opts.simulate !== undefined) source = { kind: "simulate", hr: opts.simulate };
-      else {
+      else if (randomising) {
+        const colin = defaultRandomiseSource();
+        process.stderr.write(`moediff-sr: randomising the Colin27 template ${colin.hr}${colin.stripped !== null ? ` (brain mask from ${colin.stripped})` : ""}\n`);
+        source = { kind: "simulate", hr: [colin.hr] };
+        randomise = { subjects: opts.randomise as number, slicesPerView: opts.randomiseSlices, stripped: [colin.stripped] };
+      } else {
         const colin = defaultHrSource();
         process.stderr.write(`moediff-sr: simulating from the Colin27 template ${colin}\n`);
         source = { kind: "simulate", hr: [colin] };
       }
+      if (randomising && randomise === undefined) {
+        randomise = { subjects: opts.randomise as number, slicesPerView: opts.randomiseSlices, ...(opts.stripped !== undefined ? { stripped: opts.stripped } : {}) };
+      }
+      // With --randomise only the acquisition ranges given on the command line replace the randomisation's own.
+      const rangeKeys = ["voxel", "snr", "bias", "gradwarp"] as const;
+      const ranges = Object.fromEntries(rangeKeys.filter((k) => !randomising || cmd.getOptionValueSource(k) === "cli").map((k) => [k, opts[k]]));
       const controller = new AbortController();
       const onSignal = (): void => controller.abort();
       process.once("SIGINT", onSignal);
@@ -146,13 +172,14 @@ export function registerPrepare(program: Command): void {
           shardSize: opts.shardSize,
           minBrain: opts.minBrain,
           pairsPerVolume: opts.pairsPerVolume,
-          ranges: { voxel: opts.voxel, snr: opts.snr, bias: opts.bias, gradwarp: opts.gradwarp },
+          ranges,
+          ...(randomise !== undefined ? { randomise } : {}),
           nonFinite: opts.nonFinite,
           ...(opts.register === true ? { register: opts.registerMetric !== undefined ? { metric: opts.registerMetric } : true } : {}),
           signal: controller.signal,
           log: (m) => process.stderr.write(`moediff-sr: ${m}\n`),
           onProgress: (p) => {
-            bar ??= progress("pairs", p.pairs);
+            bar ??= progress(randomising ? "subjects" : "pairs", p.pairs);
             bar.update(p.pairsDone, { slices: String(p.slicesWritten), stage: p.stage });
           },
         });
@@ -165,7 +192,10 @@ export function registerPrepare(program: Command): void {
           `wrote ${result.output}: ${m.pairs.length} pair${m.pairs.length === 1 ? "" : "s"} from ${new Set(m.pairs.map((p) => p.subject)).size} subject(s), ` +
             `split by ${m.split.method}`,
         );
-        console.log(`  slices: train ${c.train}, val ${c.val}, test ${c.test} (${m.settings.height}x${m.settings.width}, axis ${m.settings.axis}); skipped ${c.skipped} with too little brain, ${c.unused} in slab gaps`);
+        console.log(`  slices: train ${c.train}, val ${c.val}, test ${c.test} (${m.settings.height}x${m.settings.width}, ${randomising ? "axes x, y, z" : `axis ${m.settings.axis}`}); skipped ${c.skipped} with too little brain, ${c.unused} ${randomising ? "not drawn (--randomise-slices)" : "in slab gaps"}`);
+        if (randomising) {
+          console.log(`  randomised: ${m.split.assignments.length} subjects, ${opts.randomiseSlices === 0 ? "every kept slice" : `${opts.randomiseSlices} slices`} per axis and skull variant; every draw in manifest.json (randomisation)`);
+        }
         console.log(`  ${shardCount} shard file${shardCount === 1 ? "" : "s"}, ${fmtBytes(result.bytes)} on disk, ${result.seconds.toFixed(1)} s`);
       } finally {
         (bar as ReturnType<typeof progress> | null)?.stop();
