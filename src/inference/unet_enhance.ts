@@ -15,6 +15,7 @@
 //   const unet = loadUNetModel("runs/unet");                     // or pass the directory itself
 //   const { output } = await enhanceVolumeUNet(unet, lr, { like: referenceGrid });
 //   unet.dispose();
+import { join } from "node:path";
 import * as T from "../torch/index.js";
 import type { Volume } from "../volume/volume.js";
 import { voxelSizes, type Grid, type Vec3 } from "../volume/affine.js";
@@ -22,6 +23,7 @@ import { orientationCode, reorient } from "../volume/reorient.js";
 import { extractCondition, sliceGeometry, type Axis, type SliceGeometry } from "../data/slicing.js";
 import { axisDim, readModelCard, type ModelCard } from "../model_dir/card.js";
 import { loadUNet } from "../models/unet/load.js";
+import { assertFiniteModule } from "../model_dir/finite_weights.js";
 import type { UNet } from "../models/unet/unet.js";
 import type { UNetRunConfig } from "../models/unet/config.js";
 import { EnhanceError, hasSignal, insertSlice, MIN_SIGNAL_MM2, prepareInput, type EnhanceProgress, type EnhanceStats } from "./enhance.js";
@@ -75,6 +77,7 @@ export function loadUNetModel(dir: string, o: { device?: T.Device } = {}): Loade
   const device = o.device ?? T.getDefaultDevice();
   const { model, config } = loadUNet(dir, device);
   try {
+    assertFiniteModule(model, join(dir, "model.safetensors"), `copy ${dir} again from where it came from (\`moediff-sr train-unet\` writes it)`, EnhanceError);
     const card = readModelCard(dir);
     const m = model.sizeMultiple;
     if (card.slice.height % m !== 0 || card.slice.width % m !== 0) {

@@ -4,7 +4,8 @@
 //   RUN/vqvae/               the frozen autoencoder it was trained with (config.json, model.safetensors)
 //   RUN/card.json            the model card (src/model_dir/card.ts)
 // Everything is checked before any weight is used: a weight file that does not fit its config is
-// refused with the list of mismatching keys, never half-loaded.
+// refused with the list of mismatching keys, never half-loaded; weights holding NaN or Inf are refused
+// naming the file and the tensor.
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
@@ -15,6 +16,7 @@ import { readModelCard, type ModelCard } from "./card.js";
 import { missingModelFiles } from "./files.js";
 import { loadVqvaeDir } from "./vqvae_dir.js";
 import { readJsonFile } from "../util/json_file.js";
+import { assertFiniteWeights } from "./finite_weights.js";
 
 export class ModelDirError extends Error {
   constructor(message: string) {
@@ -72,8 +74,10 @@ export function loadModelDir(dir: string, o: { device?: T.Device } = {}): Loaded
       throw new ModelDirError(`${wPath} could not be read: ${e instanceof Error ? e.message : String(e)}`);
     }
     try {
+      assertFiniteWeights(weights, wPath, REPAIR(dir), ModelDirError);
       model.loadStateDict(weights);
     } catch (e) {
+      if (e instanceof ModelDirError) throw e;
       throw new ModelDirError(
         `${wPath} does not match ${join(dir, "config.json")} (was it copied from another run?):\n${e instanceof Error ? e.message : String(e)}`,
       );

@@ -3,11 +3,16 @@
 // anything JSON). Written atomically as a whole: the files go to a fresh temporary directory beside
 // the target, which then replaces the target by rename; a crash leaves either the old checkpoint or
 // the new one, never a mixture.
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+//
+// Nothing damaged is written or read back: tensors holding NaN or Inf are refused on save (the last
+// good checkpoint stays) and on load, and state.json records the SHA-256 of every tensor file, checked
+// when the checkpoint is opened (a file changed after it was written is named).
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import * as T from "../torch/index.js";
 import { JsonFileError, readJsonFile } from "../util/json_file.js";
+import { describeNonFinite, firstNonFinite } from "../model_dir/finite_weights.js";
 
 export const CHECKPOINT_FORMAT = "moediff-sr-checkpoint";
 export const CHECKPOINT_VERSION = 1;
@@ -27,22 +32,38 @@ export interface CheckpointState {
   version: number;
   /** What was being trained, e.g. "moediff" or "vqvae". */
   kind: string;
+  /** SHA-256 (hex) of each tensor file, by file name (absent in checkpoints from before it was kept). */
+  files?: Record<string, string>;
   [key: string]: unknown;
 }
 
+/** What to do about a damaged checkpoint `dir`. */
+const START_AGAIN = (dir: string): string => `move ${dir} away and train again without --resume`;
+
+function sha256(path: string): string {
+  return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
 /** Writes the checkpoint directory `dir` atomically. Tensor groups become `<group>.safetensors`. */
-export function saveCheckpoint(dir: string, state: Omit<CheckpointState, "format" | "version">, groups: Record<string, T.io.TensorDict>): void {
+export function saveCheckpoint(dir: string, state: Omit<CheckpointState, "format" | "version" | "files">, groups: Record<string, T.io.TensorDict>): void {
+  for (const [name, tensors] of Object.entries(groups)) {
+    const bad = firstNonFinite(tensors);
+    if (bad !== null) throw new CheckpointError(dir, `not written: ${describeNonFinite(`${name}.safetensors`, bad)}; the previous checkpoint is kept`);
+  }
   const parent = dirname(dir);
   mkdirSync(parent, { recursive: true });
   const tmp = join(parent, `.${basename(dir)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   const old = join(parent, `.${basename(dir)}.${process.pid}.${randomBytes(4).toString("hex")}.old`);
   try {
     mkdirSync(tmp);
+    const files: Record<string, string> = {};
     for (const [name, tensors] of Object.entries(groups)) {
       if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new CheckpointError(dir, `tensor group name '${name}' must be lower-case letters, digits and _`);
-      T.io.saveFile(join(tmp, `${name}.safetensors`), tensors);
+      const file = `${name}.safetensors`;
+      T.io.saveFile(join(tmp, file), tensors);
+      files[file] = sha256(join(tmp, file));
     }
-    const full: CheckpointState = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, ...state } as CheckpointState;
+    const full: CheckpointState = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, ...state, files } as CheckpointState;
     writeFileSync(join(tmp, "state.json"), `${JSON.stringify(full, null, 1)}\n`);
     if (existsSync(dir)) renameSync(dir, old);
     renameSync(tmp, dir);
@@ -63,7 +84,10 @@ export interface LoadedCheckpoint {
   tensors(group: string, options?: { device?: T.Device }): Map<string, T.Tensor>;
 }
 
-/** Opens a checkpoint directory written by saveCheckpoint; checks its format and, if given, its kind. */
+/**
+ * Opens a checkpoint directory written by saveCheckpoint; checks its format, if given its kind, and
+ * each tensor file against the SHA-256 in state.json. Loaded tensors are checked to be finite.
+ */
 export function loadCheckpoint(dir: string, expectKind?: string): LoadedCheckpoint {
   if (!existsSync(dir)) throw new CheckpointError(dir, "does not exist");
   const statePath = join(dir, "state.json");
@@ -83,6 +107,16 @@ export function loadCheckpoint(dir: string, expectKind?: string): LoadedCheckpoi
   if (expectKind !== undefined && state.kind !== expectKind) {
     throw new CheckpointError(dir, `holds a '${String(state.kind)}' model, expected '${expectKind}'`);
   }
+  if (state.files !== undefined) {
+    if (state.files === null || typeof state.files !== "object") throw new CheckpointError(dir, `state.json's "files" is not an object of SHA-256 sums; ${START_AGAIN(dir)}`);
+    for (const [file, sum] of Object.entries(state.files)) {
+      const path = join(dir, file);
+      if (!existsSync(path)) throw new CheckpointError(dir, `${file} is missing (state.json lists it); ${START_AGAIN(dir)}`);
+      if (sha256(path) !== sum) {
+        throw new CheckpointError(dir, `${file} does not match the SHA-256 recorded in state.json (it was changed or damaged after it was written); ${START_AGAIN(dir)}`);
+      }
+    }
+  }
   const groups = readdirSync(dir)
     .filter((f) => f.endsWith(".safetensors"))
     .map((f) => f.slice(0, -".safetensors".length))
@@ -93,7 +127,14 @@ export function loadCheckpoint(dir: string, expectKind?: string): LoadedCheckpoi
     groups,
     tensors(group, options = {}) {
       if (!groups.includes(group)) throw new CheckpointError(dir, `has no '${group}' tensors (it has: ${groups.join(", ") || "none"})`);
-      return T.io.loadFile(join(dir, `${group}.safetensors`), options.device === undefined ? {} : { device: options.device }).tensors;
+      const file = `${group}.safetensors`;
+      const tensors = T.io.loadFile(join(dir, file), options.device === undefined ? {} : { device: options.device }).tensors;
+      const bad = firstNonFinite(tensors);
+      if (bad !== null) {
+        disposeAll(tensors);
+        throw new CheckpointError(dir, `${describeNonFinite(file, bad)}; ${START_AGAIN(dir)}`);
+      }
+      return tensors;
     },
   };
 }

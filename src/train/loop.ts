@@ -1,7 +1,9 @@
 // The training loop shared by every trainer: steps from `startStep` to `totalSteps`, a progress bar
 // with the latest losses and ETA, a JSON-lines log, atomic checkpoints every `checkpointEvery` steps,
 // at the end, and on SIGINT/SIGTERM (the current step finishes, a checkpoint is written, then the loop
-// returns with `interrupted: true` so the caller can say how to resume).
+// returns with `interrupted: true` so the caller can say how to resume). A step that returns a
+// non-finite number (a NaN or Inf loss, gradient norm, ...) stops the run at once: that step is logged,
+// no checkpoint is written (the last one, from before, is good) and TrainingDiverged says so.
 import { progress } from "../util/progress.js";
 import type { JsonlLog } from "./jsonl_log.js";
 import type { Device } from "../torch/index.js";
@@ -14,6 +16,8 @@ export interface LoopOptions {
   step(step: number): Record<string, number>;
   /** Writes a checkpoint after `stepsDone` steps. */
   checkpoint(stepsDone: number): void;
+  /** Where checkpoint() writes (named when training stops on a non-finite loss). */
+  checkpointDir?: string;
   log: JsonlLog;
   /** Log every n steps (and the last). Default 10. */
   logEvery?: number;
@@ -54,6 +58,22 @@ export class TrainingInterrupt {
   requested = false;
 }
 
+/** A step returned a non-finite number; the message says which, and where the last good checkpoint is. */
+export class TrainingDiverged extends Error {
+  constructor(
+    readonly step: number,
+    readonly key: string,
+    readonly value: number,
+    readonly lastCheckpoint: number | null,
+    checkpointDir = "the checkpoint",
+  ) {
+    const kept = lastCheckpoint === null ? "no checkpoint was written yet" : `the last good checkpoint (step ${lastCheckpoint}) is kept in ${checkpointDir}`;
+    // --resume would repeat the same steps exactly, so the advice is a change of config.
+    super(`step ${step}: ${key} is ${value}; training stopped, ${kept}; train again with a lower config.training.lr (or gradClip) to get past it`);
+    this.name = "TrainingDiverged";
+  }
+}
+
 /** Lets pending events run (signal handlers are delivered through the event loop). */
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -79,10 +99,21 @@ export async function runTrainingLoop(o: LoopOptions, interrupt: TrainingInterru
   const t0 = Date.now();
   let last: Record<string, number> = {};
   let stepsDone = o.startStep;
+  // A resumed run starts from a checkpoint; a new one has none until the first is written.
+  let lastCheckpoint: number | null = o.startStep > 0 ? o.startStep : null;
+  const checkpoint = (n: number): void => {
+    o.checkpoint(n);
+    lastCheckpoint = n;
+  };
   try {
     for (let s = o.startStep; s < o.totalSteps; s++) {
       last = o.step(s);
       stepsDone = s + 1;
+      const bad = Object.entries(last).find(([, v]) => !Number.isFinite(v));
+      if (bad !== undefined) {
+        o.log.write({ step: stepsDone, time: (Date.now() - t0) / 1000, ...(o.context?.(stepsDone) ?? {}), ...last, stopped: `${bad[0]} is ${bad[1]}` });
+        throw new TrainingDiverged(stepsDone, bad[0], bad[1], lastCheckpoint, o.checkpointDir);
+      }
       const shown: Record<string, number> = {};
       for (const k of show) if (k in last) shown[k] = last[k]!;
       bar.update(stepsDone, shown);
@@ -92,9 +123,9 @@ export async function runTrainingLoop(o: LoopOptions, interrupt: TrainingInterru
       o.afterStep?.(stepsDone);
       await yieldToEventLoop();
       if (interrupt.requested) break;
-      if (stepsDone % checkpointEvery === 0 && stepsDone !== o.totalSteps) o.checkpoint(stepsDone);
+      if (stepsDone % checkpointEvery === 0 && stepsDone !== o.totalSteps) checkpoint(stepsDone);
     }
-    if (stepsDone > o.startStep || interrupt.requested) o.checkpoint(stepsDone);
+    if (stepsDone > o.startStep || interrupt.requested) checkpoint(stepsDone);
   } finally {
     bar.stop();
     if (handle) {

@@ -159,6 +159,7 @@ export async function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptio
   const result = await runTrainingLoop(
     {
       label: "train",
+      checkpointDir: ckptDir,
       startStep,
       totalSteps,
       log,

@@ -140,6 +140,7 @@ export async function trainUNet(dataDir: string, outDir: string, o: TrainUNetOpt
     const result = await runTrainingLoop(
       {
         label: "train-unet",
+        checkpointDir: ckptDir,
         startStep,
         totalSteps: tc.steps,
         log,

@@ -80,6 +80,7 @@ export async function trainVqvae(dataDir: string, outDir: string, o: TrainVqvaeO
   const result = await runTrainingLoop(
     {
       label: "train-vqvae",
+      checkpointDir: ckptDir,
       startStep,
       totalSteps: config.training.steps,
       log,
@@ -254,6 +255,7 @@ export function quantisedLatentStd(model: VQVAE, data: SliceDataset, config: Vqv
   if (n === 0) throw new Error("quantisedLatentStd: the data set has no training slices");
   const mean = sum / n;
   const std = Math.sqrt(Math.max(0, sumSq / n - mean * mean));
+  if (!Number.isFinite(std)) throw new Error("the VQ-VAE's latents are not finite (NaN or Inf) over the training slices: its weights are damaged; train it again");
   if (!(std > 0)) throw new Error("the VQ-VAE's latents are constant over the training slices (std 0); it has collapsed: train it again");
   return std;
 }

@@ -93,3 +93,16 @@ test("bad switches and missing inputs get one-line errors", () => {
     assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
   }
 });
+
+test("a diverging run exits 1 with one line naming the step and the last good checkpoint, which it keeps", () => {
+  const run = join(dir, "diverge");
+  const wild = join(dir, "wild.json");
+  const t = tinyVqvaeConfig(30);
+  writeFileSync(wild, JSON.stringify({ model: t.model, training: { ...t.training, lr: 1e30, warmupSteps: 0, checkpointEvery: 1, gradClip: 1e30 } }));
+  const r = spawnSync(process.execPath, [main, "train-vqvae", data, "-o", run, "--config", wild], { encoding: "utf8", timeout: 120_000 });
+  assert.equal(r.status, 1, r.stderr);
+  const last = r.stderr.trim().split(/\r|\n/).at(-1)!;
+  assert.match(last, /^moediff-sr: step 2: loss is NaN; training stopped, the last good checkpoint \(step 1\) is kept in .*diverge.checkpoint; train again with a lower config\.training\.lr/);
+  assert.equal((JSON.parse(readFileSync(join(run, "checkpoint", "state.json"), "utf8")) as { step: number }).step, 1);
+  assert.equal(existsSync(join(run, "model.safetensors")), false);
+});
