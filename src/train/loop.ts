@@ -1,8 +1,8 @@
 // The training loop shared by every trainer: steps from `startStep` to `totalSteps`, a progress bar
 // with the latest losses and ETA, a JSON-lines log, atomic checkpoints every `checkpointEvery` steps,
 // at the end, and on SIGINT/SIGTERM (the current step finishes, a checkpoint is written, then the loop
-// returns with `interrupted: true` so the caller can say how to resume). A step that returns a
-// non-finite number (a NaN or Inf loss, gradient norm, ...) stops the run at once: that step is logged,
+// returns with `interrupted: true` so the caller can say how to resume). A step whose loss or gradient
+// norm is not finite (NaN or Inf) stops the run at once: that step is logged,
 // no checkpoint is written (the last one, from before, is good) and TrainingDiverged says so.
 import { progress } from "../util/progress.js";
 import type { JsonlLog } from "./jsonl_log.js";
@@ -25,6 +25,8 @@ export interface LoopOptions {
   checkpointEvery?: number;
   /** Numbers shown in the progress bar (a subset of what step() returns). Default: "loss". */
   show?: readonly string[];
+  /** Numbers of a step's record that stop training when not finite. Default: loss and gradNorm. */
+  mustBeFinite?: readonly string[];
   /** Extra fields for each log line. */
   context?: (step: number) => Record<string, unknown>;
   /** Disable the signal handlers (tests). */
@@ -74,6 +76,9 @@ export class TrainingDiverged extends Error {
   }
 }
 
+/** A non-finite loss, or gradient norm (after which the optimiser step leaves the weights NaN), stops a run. */
+const MUST_BE_FINITE = ["loss", "gradNorm"] as const;
+
 /** Lets pending events run (signal handlers are delivered through the event loop). */
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -109,7 +114,7 @@ export async function runTrainingLoop(o: LoopOptions, interrupt: TrainingInterru
     for (let s = o.startStep; s < o.totalSteps; s++) {
       last = o.step(s);
       stepsDone = s + 1;
-      const bad = Object.entries(last).find(([, v]) => !Number.isFinite(v));
+      const bad = (o.mustBeFinite ?? MUST_BE_FINITE).filter((k) => k in last).map((k) => [k, last[k]!] as const).find(([, v]) => !Number.isFinite(v));
       if (bad !== undefined) {
         o.log.write({ step: stepsDone, time: (Date.now() - t0) / 1000, ...(o.context?.(stepsDone) ?? {}), ...last, stopped: `${bad[0]} is ${bad[1]}` });
         throw new TrainingDiverged(stepsDone, bad[0], bad[1], lastCheckpoint, o.checkpointDir);

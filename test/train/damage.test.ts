@@ -86,7 +86,7 @@ test("a checkpoint holding NaN or Inf is not written; the previous one stays as 
   assert.deepEqual(readdirSync(join(dir, "keep")), ["checkpoint"], "no temporary directory is left");
 });
 
-test("the loop stops at the first non-finite number a step returns: that step is logged, no checkpoint follows, the message names the last good one", async () => {
+test("the loop stops at the first non-finite loss or gradient norm: that step is logged, no checkpoint follows, the message names the last good one", async () => {
   const log = new JsonlLog(join(dir, "loop.jsonl"));
   const written: number[] = [];
   await assert.rejects(
@@ -126,6 +126,9 @@ test("the loop stops at the first non-finite number a step returns: that step is
     /step 1: gradNorm is Infinity; training stopped, no checkpoint was written yet;/,
   );
   assert.deepEqual(written, [2, 4]);
+  // other numbers may be NaN (a single expert's gating temperature)
+  const r = await runTrainingLoop({ label: "t", startStep: 0, totalSteps: 3, log, handleSignals: false, step: () => ({ loss: 1, gradNorm: 1, temperature: Number.NaN }), checkpoint: () => {} });
+  assert.equal(r.stepsDone, 3);
 });
 
 test("train-vqvae: a diverging run stops with one line and keeps its last checkpoint; NaN bytes in the checkpoint are refused on --resume", async () => {
