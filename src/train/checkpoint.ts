@@ -7,12 +7,17 @@
 // Nothing damaged is written or read back: tensors holding NaN or Inf are refused on save (the last
 // good checkpoint stays) and on load, and state.json records the SHA-256 of every tensor file, checked
 // when the checkpoint is opened (a file changed after it was written is named).
+//
+// A process killed while writing leaves `.checkpoint.PID.HEX.tmp` (and, between the two renames,
+// `.checkpoint.PID.HEX.old` with no checkpoint/): recoverCheckpoint, called by every trainer before it
+// looks for a checkpoint, removes the first and renames the second back (src/util/debris.ts).
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import * as T from "../torch/index.js";
 import { JsonFileError, readJsonFile } from "../util/json_file.js";
 import { describeNonFinite, firstNonFinite } from "../model_dir/finite_weights.js";
+import { clearDebris, clearDebrisOnce } from "../util/debris.js";
 
 export const CHECKPOINT_FORMAT = "moediff-sr-checkpoint";
 export const CHECKPOINT_VERSION = 1;
@@ -52,6 +57,7 @@ export function saveCheckpoint(dir: string, state: Omit<CheckpointState, "format
   }
   const parent = dirname(dir);
   mkdirSync(parent, { recursive: true });
+  clearDebrisOnce(parent);
   const tmp = join(parent, `.${basename(dir)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   const old = join(parent, `.${basename(dir)}.${process.pid}.${randomBytes(4).toString("hex")}.old`);
   try {
@@ -73,6 +79,17 @@ export function saveCheckpoint(dir: string, state: Omit<CheckpointState, "format
     throw e instanceof CheckpointError ? e : new CheckpointError(dir, `could not be written: ${e instanceof Error ? e.message : String(e)}`);
   }
   rmSync(old, { recursive: true, force: true });
+}
+
+/**
+ * Clears what writes cut short left beside the checkpoint directory `dir` (by processes no longer
+ * running): temporary files and directories are removed, and a checkpoint left half-renamed (the
+ * previous one moved aside, the new one not yet in place) is renamed back. Says what it recovered.
+ */
+export function recoverCheckpoint(dir: string, say: (line: string) => void = () => {}): void {
+  for (const a of clearDebris(dirname(dir))) {
+    if (a.action === "restored" && a.target === dir) say(`recovered ${dir} from ${basename(a.path)} (a checkpoint write was cut short)`);
+  }
 }
 
 export interface LoadedCheckpoint {

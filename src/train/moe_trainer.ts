@@ -26,7 +26,7 @@ import type { VQVAE } from "../models/vqvae/index.js";
 import { diffConfig } from "../util/config.js";
 import { writeFileAtomic } from "../util/atomic_write.js";
 import { BatchOrder } from "./batch_order.js";
-import { bytesToHex, disposeAll, hexToBytes, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import { bytesToHex, disposeAll, hexToBytes, loadCheckpoint, recoverCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { JsonlLog } from "./jsonl_log.js";
 import { runTrainingLoop, type TrainerRunOptions } from "./loop.js";
 import { loadVqvaeDir } from "../model_dir/vqvae_dir.js";
@@ -96,6 +96,7 @@ export async function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptio
   const vqHash = sha256File(join(o.vqvaeDir, "model.safetensors"));
   mkdirSync(outDir, { recursive: true });
   const ckptDir = join(outDir, "checkpoint");
+  recoverCheckpoint(ckptDir, say);
   const log = new JsonlLog(join(outDir, "log.jsonl"));
   if (config.model.target === "residual" && config.model.residualScale === 0) {
     const residualScale = residualScaleOf(vqvae, data, config, device);

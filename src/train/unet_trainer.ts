@@ -26,7 +26,7 @@ import { psnr, ssim } from "../metrics/image_metrics.js";
 import { diffConfig } from "../util/config.js";
 import { writeFileAtomic } from "../util/atomic_write.js";
 import { BatchOrder } from "./batch_order.js";
-import { bytesToHex, disposeAll, hexToBytes, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import { bytesToHex, disposeAll, hexToBytes, loadCheckpoint, recoverCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { JsonlLog } from "./jsonl_log.js";
 import { runTrainingLoop, type TrainerRunOptions } from "./loop.js";
 import { randomCrop } from "./vqvae_trainer.js";
@@ -83,6 +83,7 @@ export async function trainUNet(dataDir: string, outDir: string, o: TrainUNetOpt
       throw new Error(`the data set's ${data.height}x${data.width} slices are not multiples of ${m}, the U-Net's size multiple for ${config.model.channelMult.length} levels; use fewer levels (config.model.channelMult)`);
     }
     const ckptDir = join(outDir, "checkpoint");
+    recoverCheckpoint(ckptDir, say);
     if (o.resume === true && !existsSync(ckptDir)) throw new Error(`${outDir} has no checkpoint to resume; start the run without --resume`);
     const log = new JsonlLog(join(outDir, "log.jsonl"));
 

@@ -16,7 +16,7 @@ import { diffConfig } from "../util/config.js";
 import { writeFileAtomic } from "../util/atomic_write.js";
 import { psnr, ssim } from "../metrics/image_metrics.js";
 import { BatchOrder } from "./batch_order.js";
-import { bytesToHex, disposeAll, hexToBytes, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import { bytesToHex, disposeAll, hexToBytes, loadCheckpoint, recoverCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { encoderInput } from "../models/vqvae/encoder_input.js";
 import { JsonlLog } from "./jsonl_log.js";
 import { runTrainingLoop, type TrainerRunOptions } from "./loop.js";
@@ -51,6 +51,7 @@ export async function trainVqvae(dataDir: string, outDir: string, o: TrainVqvaeO
   if (nTrain === 0) throw new Error(`${dataDir}: the data set has no training slices`);
   mkdirSync(outDir, { recursive: true });
   const ckptDir = join(outDir, "checkpoint");
+  recoverCheckpoint(ckptDir, say);
   const log = new JsonlLog(join(outDir, "log.jsonl"));
 
   T.manualSeed(config.training.seed);

@@ -1,9 +1,12 @@
 // Atomic file writes: the bytes go to a temporary file in the target's
 // directory, which is fsynced and renamed over the target. On failure the
-// temporary file is removed and the target is untouched. No engine dependency.
+// temporary file is removed and the target is untouched. No engine dependency. A process killed
+// mid-write (kill -9) leaves its temporary file; the first write of a later process into that
+// directory removes it (debris.ts).
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
+import { clearDebrisOnce } from "./debris.js";
 
 /** A failed atomic write: `stage` says which step failed; `cause` is the original error. */
 export class AtomicWriteError extends Error {
@@ -22,6 +25,11 @@ export class AtomicWriteError extends Error {
  */
 export function writeFileAtomic(path: string, produce: (write: (bytes: Uint8Array) => void) => void): void {
   const dir = dirname(path);
+  try {
+    clearDebrisOnce(dir);
+  } catch {
+    // debris that cannot be removed is no reason to fail this write
+  }
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
   let fd: number | undefined;
   let stage = `could not create a temporary file in ${dir}`;
