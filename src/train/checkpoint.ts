@@ -92,6 +92,14 @@ export function recoverCheckpoint(dir: string, say: (line: string) => void = () 
   }
 }
 
+/**
+ * Whether the run in `outDir` has finished: its checkpoint reached `totalSteps` and metrics.json, which
+ * every trainer writes last, exists. A finished run's --resume does nothing.
+ */
+export function finished(ck: LoadedCheckpoint, outDir: string, totalSteps: number): boolean {
+  return typeof ck.state.step === "number" && ck.state.step >= totalSteps && existsSync(join(outDir, "metrics.json"));
+}
+
 export interface LoadedCheckpoint {
   dir: string;
   state: CheckpointState;

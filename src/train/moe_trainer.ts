@@ -7,7 +7,7 @@
 // run repeats the uninterrupted one exactly (same batches, timesteps, noise).
 //
 // RUN/: config.json, card.json (the model card, src/model_dir/card.ts), vqvae/ (a copy of the autoencoder used), log.jsonl, checkpoint/, model.safetensors,
-// model_raw.safetensors, metrics.json.
+// model_raw.safetensors, metrics.json (written last: a finished run's --resume does nothing).
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
@@ -26,7 +26,8 @@ import type { VQVAE } from "../models/vqvae/index.js";
 import { diffConfig } from "../util/config.js";
 import { writeFileAtomic } from "../util/atomic_write.js";
 import { BatchOrder } from "./batch_order.js";
-import { bytesToHex, disposeAll, hexToBytes, loadCheckpoint, recoverCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import { bytesToHex, disposeAll, finished, hexToBytes, loadCheckpoint, recoverCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import { readJsonFile } from "../util/json_file.js";
 import { JsonlLog } from "./jsonl_log.js";
 import { runTrainingLoop, type TrainerRunOptions } from "./loop.js";
 import { loadVqvaeDir } from "../model_dir/vqvae_dir.js";
@@ -98,26 +99,34 @@ export async function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptio
   const ckptDir = join(outDir, "checkpoint");
   recoverCheckpoint(ckptDir, say);
   const log = new JsonlLog(join(outDir, "log.jsonl"));
+  const totalSteps = totalStepsFor(config, nTrain);
+  const ck = o.resume === true ? loadCheckpoint(ckptDir, "moediff") : null;
   if (config.model.target === "residual" && config.model.residualScale === 0) {
     const residualScale = residualScaleOf(vqvae, data, config, device);
     config = { ...config, model: { ...config.model, residualScale } };
     say(`residual target: scale ${residualScale.toFixed(4)} (1 / std of z0 - condition latent over the training slices)`);
   }
-
-  const { model, optimizer, scheduler, ema, generator, weighting } = freshTrainingState(config, vqvae.config.embedDim, device);
-  const phi = makePhi(config, device);
-  const totalSteps = totalStepsFor(config, nTrain);
-  const uniformSteps = Math.round(tc.uniformGatingFraction * totalSteps);
-  const counts = model.parameterCounts();
-
-  let startStep = 0;
-  if (o.resume === true) {
-    const ck = loadCheckpoint(ckptDir, "moediff");
+  if (ck !== null) {
     const differs = diffConfig(ck.state.config, config);
     if (differs.length > 0) {
       throw new Error(`${ckptDir} was made with another config; it differs in:\n  ${differs.join("\n  ")}\nresume with the same preset, --config and switches, or start a new run`);
     }
     if (ck.state.vqvaeSha256 !== vqHash) throw new Error(`${ckptDir} was trained on another VQ-VAE than ${o.vqvaeDir} (weights differ); resume with the same --vqvae`);
+    if (finished(ck, outDir, totalSteps)) {
+      say(`${outDir} has finished (step ${String(ck.state.step)} of ${totalSteps}); nothing to do`);
+      vqvae.dispose();
+      data.close();
+      const saved = readJsonFile(join(outDir, "metrics.json"), { what: "the run's metrics", fix: "train the run again" }) as { heldOut: HeldOutLosses; parameterCounts: Record<string, number> };
+      return { stepsDone: ck.state.step as number, totalSteps, interrupted: false, seconds: 0, history: [], metrics: saved.heldOut, parameterCounts: saved.parameterCounts };
+    }
+  }
+  const { model, optimizer, scheduler, ema, generator, weighting } = freshTrainingState(config, vqvae.config.embedDim, device);
+  const phi = makePhi(config, device);
+  const uniformSteps = Math.round(tc.uniformGatingFraction * totalSteps);
+  const counts = model.parameterCounts();
+
+  let startStep = 0;
+  if (ck !== null) {
     startStep = ck.state.step as number;
     loadInto(model, ck.tensors("model"));
     const opt = ck.tensors("optimizer");
@@ -138,12 +147,13 @@ export async function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptio
     using g = hexToBytes(ck.state.generator as string);
     generator.setState(g);
     weighting.loadStateDict(ck.state.uncertainty as UncertaintyWeightState);
-    log.truncateAfter(startStep);
+    log.resumeAt(startStep);
     say(`resuming from step ${startStep} of ${totalSteps} (${ckptDir})`);
   } else {
     if (existsSync(ckptDir) || existsSync(join(outDir, "model.safetensors"))) {
       throw new Error(`${outDir} already holds a training run; pass --resume to continue it, or choose another output directory`);
     }
+    log.reset();
     copyVqvae(o.vqvaeDir, join(outDir, "vqvae"));
   }
   writeFileAtomic(join(outDir, "config.json"), (w) => w(Buffer.from(`${JSON.stringify(config, null, 2)}\n`)));
@@ -255,8 +265,9 @@ export async function trainMoE(dataDir: string, outDir: string, o: TrainMoEOptio
   T.io.saveFile(join(outDir, "model.safetensors"), model.stateDict());
   const split: SplitName = data.size("val") > 0 ? "val" : "test";
   const metrics = heldOutLosses(model, vqvae, data, split, config, phi, weighting, device);
-  writeFileAtomic(join(outDir, "metrics.json"), (w) => w(Buffer.from(`${JSON.stringify({ heldOut: metrics, parameterCounts: counts, steps: result.stepsDone }, null, 2)}\n`)));
   log.write({ step: result.stepsDone, eval: metrics });
+  // metrics.json last: its presence marks the run finished (a --resume then does nothing)
+  writeFileAtomic(join(outDir, "metrics.json"), (w) => w(Buffer.from(`${JSON.stringify({ heldOut: metrics, parameterCounts: counts, steps: result.stepsDone }, null, 2)}\n`)));
   say(
     `held-out losses (${metrics.split}, ${metrics.slices} slices, EMA weights): total ${metrics.total.toFixed(4)}, expert ${metrics.expert.toFixed(4)}, gating ${metrics.gating.toFixed(4)}, gates ${metrics.gateMean.map((v) => v.toFixed(3)).join("/")}`,
   );

@@ -26,7 +26,8 @@ import { psnr, ssim } from "../metrics/image_metrics.js";
 import { diffConfig } from "../util/config.js";
 import { writeFileAtomic } from "../util/atomic_write.js";
 import { BatchOrder } from "./batch_order.js";
-import { bytesToHex, disposeAll, hexToBytes, loadCheckpoint, recoverCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import { bytesToHex, disposeAll, finished, hexToBytes, loadCheckpoint, recoverCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import { readJsonFile } from "../util/json_file.js";
 import { JsonlLog } from "./jsonl_log.js";
 import { runTrainingLoop, type TrainerRunOptions } from "./loop.js";
 import { randomCrop } from "./vqvae_trainer.js";
@@ -103,10 +104,16 @@ export async function trainUNet(dataDir: string, outDir: string, o: TrainUNetOpt
       if (differs.length > 0) {
         throw new Error(`${ckptDir} was made with another config; it differs in:\n  ${differs.join("\n  ")}\nresume with the same --config and switches, or start a new run`);
       }
+      if (finished(ck, outDir, config.training.steps)) {
+        say(`${outDir} has finished (step ${String(ck.state.step)} of ${config.training.steps}); nothing to do`);
+        const saved = readJsonFile(join(outDir, "metrics.json"), { what: "the run's metrics", fix: "train the run again" }) as { heldOut: UNetHeldOutMetrics };
+        return { stepsDone: ck.state.step as number, totalSteps: config.training.steps, interrupted: false, seconds: 0, config, history: [], metrics: saved.heldOut };
+      }
     } else {
       if (existsSync(ckptDir) || existsSync(join(outDir, "model.safetensors"))) {
         throw new Error(`${outDir} already holds a U-Net run; pass --resume to continue it, or choose another output directory`);
       }
+      log.reset();
       if (config.training.minutes > 0) {
         const perStep = o.stepSeconds ?? secondsPerStep(unet, data, config, device);
         const steps = stepsForBudget(config.training.minutes * 60, (performance.now() - started) / 1000, perStep);
@@ -123,7 +130,7 @@ export async function trainUNet(dataDir: string, outDir: string, o: TrainUNetOpt
     const scheduler = T.optim.cosineSchedule(optimizer, { totalSteps: tc.steps, warmupSteps: tc.warmupSteps });
     if (ck !== null) {
       startStep = restore(ck, unet, optimizer, scheduler, generator);
-      log.truncateAfter(startStep);
+      log.resumeAt(startStep);
       say(`resuming from step ${startStep} of ${tc.steps} (${ckptDir})`);
     }
     mkdirSync(outDir, { recursive: true }); // only now: a refused run leaves nothing behind
@@ -185,8 +192,9 @@ export async function trainUNet(dataDir: string, outDir: string, o: TrainUNetOpt
     T.tidy(() => T.io.saveFile(join(outDir, "model.safetensors"), unet.stateDict()));
     const split: SplitName = data.size("val") > 0 ? "val" : "test";
     const metrics = evaluateUNet(unet, data, split, { batchSize: tc.batchSize, evalSlices: tc.evalSlices, device });
-    writeFileAtomic(join(outDir, "metrics.json"), (w) => w(Buffer.from(`${JSON.stringify({ heldOut: metrics, steps: result.stepsDone, parameters: unet.numParameters() }, null, 2)}\n`)));
     log.write({ step: result.stepsDone, eval: metrics });
+    // metrics.json last: its presence marks the run finished (a --resume then does nothing)
+    writeFileAtomic(join(outDir, "metrics.json"), (w) => w(Buffer.from(`${JSON.stringify({ heldOut: metrics, steps: result.stepsDone, parameters: unet.numParameters() }, null, 2)}\n`)));
     const f = (x: { psnr: number; ssim: number; brainPsnr: number }): string => `PSNR ${x.psnr.toFixed(2)} dB, SSIM ${x.ssim.toFixed(4)}, brain PSNR ${x.brainPsnr.toFixed(2)} dB`;
     say(`held-out (${metrics.split}, ${metrics.slices} slices): U-Net ${f(metrics.unet)}; B-spline input ${f(metrics.bspline)}`);
     return { ...done, interrupted: false, metrics };

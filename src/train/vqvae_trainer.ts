@@ -5,7 +5,8 @@
 // the ceiling of the whole super-resolution system, since every output passes through the decoder.
 //
 // Output directory: config.json (the resolved config), model.safetensors (final weights),
-// metrics.json (held-out reconstruction), log.jsonl, checkpoint/ (for --resume).
+// metrics.json (held-out reconstruction, written last: a finished run's --resume does nothing), log.jsonl,
+// checkpoint/ (for --resume).
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../torch/index.js";
@@ -16,7 +17,8 @@ import { diffConfig } from "../util/config.js";
 import { writeFileAtomic } from "../util/atomic_write.js";
 import { psnr, ssim } from "../metrics/image_metrics.js";
 import { BatchOrder } from "./batch_order.js";
-import { bytesToHex, disposeAll, hexToBytes, loadCheckpoint, recoverCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import { bytesToHex, disposeAll, finished, hexToBytes, loadCheckpoint, recoverCheckpoint, saveCheckpoint, type LoadedCheckpoint } from "./checkpoint.js";
+import { readJsonFile } from "../util/json_file.js";
 import { encoderInput } from "../models/vqvae/encoder_input.js";
 import { JsonlLog } from "./jsonl_log.js";
 import { runTrainingLoop, type TrainerRunOptions } from "./loop.js";
@@ -53,6 +55,22 @@ export async function trainVqvae(dataDir: string, outDir: string, o: TrainVqvaeO
   const ckptDir = join(outDir, "checkpoint");
   recoverCheckpoint(ckptDir, say);
   const log = new JsonlLog(join(outDir, "log.jsonl"));
+  const ck = o.resume === true ? loadCheckpoint(ckptDir, "vqvae") : null;
+  if (ck !== null) {
+    const saved = upgradeVqvaeRunConfig(ck.state.config as VqvaeRunConfig);
+    // With scaleByStd the scale factor is an output (config.json gets it when the run finishes), not a setting.
+    const given = config.training.scaleByStd ? { ...config, model: { ...config.model, scaleFactor: saved.model.scaleFactor } } : config;
+    const differs = diffConfig(saved, given);
+    if (differs.length > 0) {
+      throw new Error(`${ckptDir} was made with another config; it differs in:\n  ${differs.join("\n  ")}\nresume with the same preset and --config, or start a new run`);
+    }
+    if (finished(ck, outDir, config.training.steps)) {
+      say(`${outDir} has finished (step ${String(ck.state.step)} of ${config.training.steps}); nothing to do`);
+      data.close();
+      const metrics = readJsonFile(join(outDir, "metrics.json"), { what: "the run's metrics", fix: "train the run again" }) as ReconstructionMetrics;
+      return { stepsDone: ck.state.step as number, interrupted: false, seconds: 0, metrics };
+    }
+  }
 
   T.manualSeed(config.training.seed);
   const model = new VQVAE(config.model, { device });
@@ -66,12 +84,14 @@ export async function trainVqvae(dataDir: string, outDir: string, o: TrainVqvaeO
   // Codebook init and dead-code restarts draw from this generator, whose state the checkpoint keeps.
   model.quantize.generator = generator;
   let startStep = 0;
-  if (o.resume === true) {
-    startStep = restore(ckptDir, config, model, optimizer, scheduler, generator);
-    log.truncateAfter(startStep);
+  if (ck !== null) {
+    startStep = restore(ck, model, optimizer, scheduler, generator);
+    log.resumeAt(startStep);
     say(`resuming from step ${startStep} (${ckptDir})`);
   } else if (existsSync(join(outDir, "model.safetensors")) || existsSync(ckptDir)) {
     throw new Error(`${outDir} already holds a VQ-VAE run; pass --resume to continue it, or choose another output directory`);
+  } else {
+    log.reset();
   }
   writeFileAtomic(join(outDir, "config.json"), (w) => w(Buffer.from(`${JSON.stringify(config, null, 2)}\n`)));
   const decoderKind = model.lrConditioned ? `, decoder conditioned on the 3T slices (${config.model.lrCondition})` : "";
@@ -131,8 +151,9 @@ export async function trainVqvae(dataDir: string, outDir: string, o: TrainVqvaeO
   }
   const split: Split = data.size("val") > 0 ? "val" : "test";
   const metrics = { ...evaluateReconstruction(model, data, split, config, device), latentStd };
-  writeFileAtomic(join(outDir, "metrics.json"), (w) => w(Buffer.from(`${JSON.stringify(metrics, null, 2)}\n`)));
   log.write({ step: result.stepsDone, eval: metrics });
+  // metrics.json last: its presence marks the run finished (a --resume then does nothing)
+  writeFileAtomic(join(outDir, "metrics.json"), (w) => w(Buffer.from(`${JSON.stringify(metrics, null, 2)}\n`)));
   say(`held-out reconstruction (${metrics.split}, ${metrics.slices} slices): PSNR ${metrics.psnr.toFixed(2)} dB, SSIM ${metrics.ssim.toFixed(4)}`);
   generator.dispose();
   model.dispose();
@@ -198,19 +219,7 @@ function save(
   });
 }
 
-function restore(
-  dir: string,
-  config: VqvaeRunConfig,
-  model: VQVAE,
-  optimizer: T.optim.AdamW,
-  scheduler: T.optim.LambdaLR,
-  generator: T.Generator,
-): number {
-  const ck = loadCheckpoint(dir, "vqvae");
-  const differs = diffConfig(upgradeVqvaeRunConfig(ck.state.config), config);
-  if (differs.length > 0) {
-    throw new Error(`${dir} was made with another config; it differs in:\n  ${differs.join("\n  ")}\nresume with the same preset and --config, or start a new run`);
-  }
+function restore(ck: LoadedCheckpoint, model: VQVAE, optimizer: T.optim.AdamW, scheduler: T.optim.LambdaLR, generator: T.Generator): number {
   const weights = ck.tensors("model");
   try {
     model.loadStateDict(weights);

@@ -59,7 +59,7 @@ test("train-unet DATA -o RUN --config FILE --steps N: a finished run; --resume a
   const config = JSON.parse(readFileSync(join(run, "config.json"), "utf8")) as { kind: string; training: { steps: number; minutes: number } };
   assert.deepEqual([config.kind, config.training.steps, config.training.minutes], ["unet", 6, 0]);
   // --resume without --config reads the run's own config.json
-  assert.match(await cli(["train-unet", data, "-o", run, "--resume"]), /resuming from step 6 of 6/);
+  assert.match(await cli(["train-unet", data, "-o", run, "--resume"]), /has finished \(step 6 of 6\); nothing to do/);
   await assert.rejects(cli(["train-unet", data, "-o", run, "--config", configFile, "--steps", "6"]), /already holds a U-Net run; pass --resume to continue it/);
 });
 
