@@ -38,6 +38,7 @@ const ENGINE_COMMANDS: readonly { name: string; load: () => Promise<(p: Command)
   { name: "enhance", load: async () => (await import("./commands/enhance.js")).registerEnhance },
   { name: "model-info", load: async () => (await import("./commands/model_info.js")).registerModelInfo },
   { name: "demo", load: async () => (await import("./commands/demo.js")).registerDemo },
+  { name: "evaluate-grid", load: async () => (await import("./commands/evaluate_grid.js")).registerEvaluateGrid },
   { name: "register", load: async () => (await import("./commands/register.js")).registerRegister },
 ];
 

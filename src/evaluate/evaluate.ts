@@ -16,7 +16,8 @@
 // (as `segment --regions DIR` writes them: brain, csf, gm, wm, centrum_semiovale, cortex, gw_junction)
 // as one region each, named by the file name; masks may overlap. An empty mask there is reported as
 // skipped rather than failing the whole evaluation (a crop may miss a region). The data range is max - min of the reference
-// unless --data-range is given. NaN/Inf voxels are an error unless --non-finite zero.
+// unless --data-range is given. NaN/Inf voxels are an error unless --non-finite zero. --planar computes
+// SSIM and HFEN slice by slice in the i-j plane (a stack of separate slices, as evaluate-grid writes).
 // Engine-free unless LPIPS is asked for: only then are the tensor engine and the LPIPS modules
 // loaded (dynamic import, in evaluate()); runEvaluate() itself stays synchronous and engine-free and
 // takes the loaded LPIPS scorer as an argument.
@@ -44,6 +45,11 @@ export interface EvaluateOptions {
   regions?: string;
   /** Data range for PSNR and SSIM; default max - min of the reference. */
   dataRange?: number;
+  /**
+   * SSIM and HFEN with 2-D filters in the plane of each slice across axis 2 (i-j planes) instead of 3-D:
+   * for a stack of separate slices (evaluate-grid writes such stacks). PSNR, MSE and RMSE do not change.
+   */
+  planar?: boolean;
   /** Also report every slice across `axis` (default 2). */
   perSlice?: boolean;
   axis?: Axis;
@@ -96,6 +102,8 @@ export interface EvaluateReport {
   voxelSize: [number, number, number];
   dataRange: number;
   dataRangeSource: "reference" | "option";
+  /** Present (true) when SSIM and HFEN were computed in the i-j plane of each slice (--planar). */
+  planar?: true;
   /** Which inputs were resampled onto the reference grid. */
   resampled: string[];
   volume: VolumeScores;
@@ -283,7 +291,7 @@ export function runEvaluate(o: EvaluateOptions, lpips?: LpipsScorer): EvaluateRe
     for (const rs of fromDir.sets) sets.push(["regions", rs]);
     regionsSkipped = fromDir.skipped;
   }
-  const scores = volumeAndRegionMetrics(pred.data, ref.data, ref.dims, range, sets.map(([, rs]) => rs));
+  const scores = volumeAndRegionMetrics(pred.data, ref.data, ref.dims, range, sets.map(([, rs]) => rs), { planar: o.planar === true });
   const report: EvaluateReport = {
     pred: o.pred,
     ref: o.ref,
@@ -291,6 +299,7 @@ export function runEvaluate(o: EvaluateOptions, lpips?: LpipsScorer): EvaluateRe
     voxelSize: voxelSizes(ref.affine),
     dataRange: range,
     dataRangeSource: o.dataRange !== undefined ? "option" : "reference",
+    ...(o.planar === true ? { planar: true as const } : {}),
     resampled,
     volume: scores.volume,
     regions: sets.flatMap(([set], s) => scores.regions[s]!.map((r) => ({ set, ...r }))),

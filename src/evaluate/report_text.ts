@@ -20,6 +20,7 @@ export function formatReport(r: EvaluateReport): string {
     `ref         ${r.ref}`,
     `grid        ${r.dims.join(" x ")}, voxel ${r.voxelSize.map(fmt).join(" x ")} mm${r.resampled.length > 0 ? ` (resampled onto it: ${r.resampled.join(", ")})` : ""}`,
     `data range  ${fmt(r.dataRange)} (${r.dataRangeSource === "option" ? "--data-range" : "reference max - min"})`,
+    ...(r.planar === true ? ["SSIM, HFEN  2-D, in the i-j plane of each slice (--planar)"] : []),
     "",
   ];
   const header = `${"".padEnd(22)}${"PSNR dB".padStart(9)}${"SSIM".padStart(9)}${"HFEN".padStart(9)}${"RMSE".padStart(12)}${"voxels".padStart(11)}`;

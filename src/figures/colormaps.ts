@@ -7,6 +7,8 @@
 //   Bull. Astr. Soc. India 39, 289-295, Eq. 2: a helix around the grey diagonal whose perceived
 //   brightness (0.30 R + 0.59 G + 0.11 B) is lambda^gamma. Defaults start 0.5, rotations -1.5, hue 1,
 //   gamma 1 (the paper's). Used for gate weights.
+// - blue-white-red: linear from blue (0, 0, 1) at t = 0 through white at t = 0.5 to red (1, 0, 0) at
+//   t = 1 (a diverging map for signed differences centred on 0; heat maps of evaluate-grid).
 // A colour map takes t in [0, 1] (clamped; NaN -> 0) and returns linear RGB components in [0, 1].
 
 export type Rgb = readonly [number, number, number];
@@ -29,6 +31,11 @@ export function grey(t: number): Rgb {
 export function hot(t: number): Rgb {
   const v = clamp01(t);
   return [clamp01(3 * v), clamp01(3 * v - 1), clamp01(3 * v - 2)];
+}
+
+export function blueWhiteRed(t: number): Rgb {
+  const v = clamp01(t);
+  return v <= 0.5 ? [2 * v, 2 * v, 1] : [1, 2 * (1 - v), 2 * (1 - v)];
 }
 
 export interface CubehelixParams {
@@ -72,6 +79,12 @@ export const CUBEHELIX: NamedColourMap = Object.freeze({
   name: "cubehelix",
   description: "cubehelix (Green 2011; start 0.5, rotations -1.5, hue 1, gamma 1; brighter = larger)",
   map: cubehelixMap(),
+});
+
+export const BLUE_WHITE_RED: NamedColourMap = Object.freeze({
+  name: "blue-white-red",
+  description: "blue-white-red (linear; white = 0, red = positive, blue = negative)",
+  map: blueWhiteRed,
 });
 
 /** 256-entry lookup table, RGB bytes (3 per entry): entry i is map(i / 255). */

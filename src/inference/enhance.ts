@@ -13,6 +13,9 @@
 //     A tile whose middle slice has less than MIN_SIGNAL_MM2 above SIGNAL_LEVEL of the normalisation
 //     scale is background and is written as 0 without running the model: the Rician background of a
 //     3T-like acquisition passes the brain level (5%) everywhere but rarely reaches 10%.
+//     With `slices` (one axis only), only those slice indices of the RAS target grid are run; every
+//     other slice is 0. The input is still resampled and normalised as a whole, and each tile's seed
+//     depends on its slice index, so a chosen slice comes out exactly as in a run over every slice.
 //  4. With several axes the per-axis volumes are averaged voxel by voxel.
 //  5. Intensities are mapped back by multiplying with the input's normalisation scale times the card's
 //     hrToLrScale (the training pairs' HR divisor / LR divisor): the model's output is HR-normalised,
@@ -51,6 +54,11 @@ export interface EnhanceOptions extends Partial<EnhanceSettings> {
    * acquisition when only a slab of it is enhanced, so the slab is scaled as in training).
    */
   inputScale?: number;
+  /**
+   * Run only these slice indices along the (single) axis of the RAS target grid; the others are 0.
+   * Their results equal a run over every slice (cheap evaluation on a few slices: evaluate-grid).
+   */
+  slices?: readonly number[];
   onProgress?: (p: EnhanceProgress) => void;
   /** Times the parts of the job: "resampling" (the input onto the target grid), "model" (each batch through the pipeline, itself timed by part), the rest is tiling and blending. */
   profiler?: Profiler;
@@ -180,7 +188,28 @@ export function tileSize(pipe: MoEDiffSRPipeline, dims: readonly [number, number
   return [fit(g.nativeHeight, height), fit(g.nativeWidth, width)];
 }
 
-async function enhanceAlongAxis(pipe: MoEDiffSRPipeline, norm: Volume, axis: Axis, o: EnhanceSettings, onProgress: EnhanceOptions["onProgress"], profiler: Profiler | undefined): Promise<AxisResult> {
+/**
+ * The slice indices to run along an axis with `count` slices: all of them, or `slices` (checked,
+ * sorted, without duplicates).
+ */
+export function slicesToRun(count: number, slices: readonly number[] | undefined, axes: readonly Axis[]): number[] {
+  if (slices === undefined) return Array.from({ length: count }, (_, s) => s);
+  if (axes.length !== 1) throw new EnhanceError(`slices needs exactly one axis, got [${axes.join(", ")}]`);
+  for (const s of slices) {
+    if (!Number.isInteger(s) || s < 0 || s >= count) throw new EnhanceError(`slice ${s} does not exist along ${axes[0]} (0 to ${count - 1} on the target grid)`);
+  }
+  return [...new Set(slices)].sort((a, b) => a - b);
+}
+
+async function enhanceAlongAxis(
+  pipe: MoEDiffSRPipeline,
+  norm: Volume,
+  axis: Axis,
+  o: EnhanceSettings,
+  onProgress: EnhanceOptions["onProgress"],
+  profiler: Profiler | undefined,
+  slices: readonly number[] | undefined,
+): Promise<AxisResult> {
   const { device } = pipe;
   const k = pipe.model.numExperts;
   const [th, tw] = tileSize(pipe, norm.dims, axis, o.fitTiles);
@@ -201,7 +230,7 @@ async function enhanceAlongAxis(pipe: MoEDiffSRPipeline, norm: Volume, axis: Axi
   const items: WorkItem[] = [];
   const cond1 = new Float32Array(3 * hw);
   const tilesOfSlice = new Map<number, number>();
-  for (let s = 0; s < geom.count; s++) {
+  for (const s of slicesToRun(geom.count, slices, [axis])) {
     let m = 0;
     tiles.forEach((tile, tileIndex) => {
       extractCondition(norm, { ...geom, ...tile }, s, cond1, 0);
@@ -286,8 +315,9 @@ export async function enhanceVolume(pipe: MoEDiffSRPipeline, lr: Volume, o: Enha
     evaluations: new Array<number>(k).fill(0),
     seconds: 0,
   };
+  if (o.slices !== undefined) slicesToRun(norm.dims[axisDim(axes[0] as Axis)], o.slices, axes);
   for (const axis of axes) {
-    const r = await enhanceAlongAxis(pipe, norm, axis, settings, o.onProgress, o.profiler);
+    const r = await enhanceAlongAxis(pipe, norm, axis, settings, o.onProgress, o.profiler, o.slices);
     for (let i = 0; i < n; i++) sum[i] = (sum[i] as number) + (r.output[i] as number);
     r.experts.forEach((e, j) => e.forEach((v, i) => ((expertSum[j] as Float32Array)[i] = ((expertSum[j] as Float32Array)[i] as number) + v)));
     r.gates.forEach((e, j) => e.forEach((v, i) => ((gateSum[j] as Float32Array)[i] = ((gateSum[j] as Float32Array)[i] as number) + v)));

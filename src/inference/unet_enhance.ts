@@ -8,6 +8,7 @@
 //     enhance uses (the card's slice size, or one tile fitted to a smaller slice, rounded up to the
 //     U-Net's size multiple 2^(levels-1)); tiles without signal are skipped (0), the others run through
 //     the U-Net in batches (inference mode) and are blended back with the same ramps;
+//     With `slices` (one axis), only those slices of the RAS target grid run (as enhance's `slices`).
 //  3. per-axis volumes are averaged, intensities multiplied by the input's divisor times the card's
 //     hrToLrScale, negatives set to 0, and with `like` the result is put exactly on that grid.
 // The U-Net is deterministic: no seeds, and the output does not depend on `batch`.
@@ -26,7 +27,7 @@ import { loadUNet } from "../models/unet/load.js";
 import { assertFiniteModule } from "../model_dir/finite_weights.js";
 import type { UNet } from "../models/unet/unet.js";
 import type { UNetRunConfig } from "../models/unet/config.js";
-import { EnhanceError, hasSignal, insertSlice, MIN_SIGNAL_MM2, prepareInput, type EnhanceProgress, type EnhanceStats } from "./enhance.js";
+import { EnhanceError, hasSignal, insertSlice, MIN_SIGNAL_MM2, prepareInput, slicesToRun, type EnhanceProgress, type EnhanceStats } from "./enhance.js";
 import { ENHANCE_DEFAULTS } from "./pipeline.js";
 import { blendWeights, fittedTileSize, TileBlender, tilePlan, type Tile } from "./tiling.js";
 
@@ -50,6 +51,8 @@ export interface UNetEnhanceOptions {
   axes?: readonly Axis[];
   /** Divide the input by this instead of its own percentile (as enhance's inputScale; see acquisitionScale). */
   inputScale?: number;
+  /** Run only these slice indices along the (single) axis of the RAS target grid; the others are 0 (as enhance). */
+  slices?: readonly number[];
   /** Tiles per forward pass (default 4); the output does not depend on it. */
   batch?: number;
   /** Tile overlap in pixels where a slice is larger than the card's slice size (default: enhance's, 32). */
@@ -105,7 +108,7 @@ function resolveSettings(o: UNetEnhanceOptions, card: ModelCard): Settings {
   return s;
 }
 
-async function alongAxis(u: LoadedUNet, norm: Volume, axis: Axis, s: Settings, onProgress: UNetEnhanceOptions["onProgress"]) {
+async function alongAxis(u: LoadedUNet, norm: Volume, axis: Axis, s: Settings, onProgress: UNetEnhanceOptions["onProgress"], slices: readonly number[] | undefined) {
   const { height, width } = u.card.slice;
   const m = u.model.sizeMultiple;
   const native = sliceGeometry(norm.dims, axis, height, width);
@@ -122,7 +125,7 @@ async function alongAxis(u: LoadedUNet, norm: Volume, axis: Axis, s: Settings, o
   const items: { slice: number; tile: Tile }[] = [];
   const tilesOfSlice = new Map<number, number>();
   const one = new Float32Array(3 * hw);
-  for (let k = 0; k < geom.count; k++) {
+  for (const k of slicesToRun(geom.count, slices, [axis])) {
     let n = 0;
     for (const tile of tiles) {
       extractCondition(norm, { ...geom, ...tile }, k, one, 0);
@@ -181,6 +184,7 @@ export async function enhanceVolumeUNet(unet: string | LoadedUNet, lr: Volume, o
     const axes = [...(o.axes ?? [u.card.slice.axis])];
     if (axes.length === 0 || new Set(axes).size !== axes.length) throw new EnhanceError(`axes must be distinct, one or more of x, y, z; got [${axes.join(", ")}]`);
     const { norm, scale } = prepareInput(lr, o, u.card);
+    if (o.slices !== undefined) slicesToRun(norm.dims[axisDim(axes[0] as Axis)], o.slices, axes);
     const n = norm.data.length;
     const sum = new Float32Array(n);
     const stats: UNetEnhanceStats = {
@@ -196,7 +200,7 @@ export async function enhanceVolumeUNet(unet: string | LoadedUNet, lr: Volume, o
       seconds: 0,
     };
     for (const axis of axes) {
-      const r = await alongAxis(u, norm, axis, s, o.onProgress);
+      const r = await alongAxis(u, norm, axis, s, o.onProgress, o.slices);
       for (let i = 0; i < n; i++) sum[i] = (sum[i] as number) + (r.output[i] as number);
       stats.slices += norm.dims[axisDim(axis)];
       stats.slicesRun += r.slicesRun;

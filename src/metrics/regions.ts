@@ -14,6 +14,9 @@
 // - HFEN: the LoG of the whole volume (so filters see the region's surroundings), sums restricted
 //   to the region.
 // The whole volume and all regions are computed in one pass over each filter.
+// `planar`: SSIM and HFEN with 2-D filters in the x-y plane of each k slice (the per-slice definitions of
+// volume_metrics.ts), for a stack of separate slices (evaluate --planar, evaluate-grid); MSE and PSNR
+// are voxelwise and do not change.
 import { readFileSync } from "node:fs";
 import { describeJsonSyntaxError } from "../util/json_file.js";
 import { psnrFromMse, visitLog, visitSsimMap, type Dims3 } from "./volume_metrics.js";
@@ -146,7 +149,9 @@ export function volumeAndRegionMetrics(
   dims: Dims3,
   dataRange: number,
   sets: readonly RegionSet[],
+  o: { planar?: boolean } = {},
 ): { volume: VolumeScores; regions: RegionMetrics[][] } {
+  const planar = o.planar === true;
   const n = dims[0] * dims[1] * dims[2];
   if (pred.length !== n || ref.length !== n) throw new RangeError(`regionMetrics: pred has ${pred.length} values and ref ${ref.length}; dims [${dims.join(", ")}] need ${n}`);
   for (const set of sets) {
@@ -175,13 +180,13 @@ export function volumeAndRegionMetrics(
       cnt[q]! += 1;
     });
   }
-  visitSsimMap(pred, ref, dims, dataRange, {}, (i, v) =>
+  visitSsimMap(pred, ref, dims, dataRange, { planar }, (i, v) =>
     add(i, (q) => {
       ssimSum[q]! += v;
       ssimCnt[q]! += 1;
     }),
   );
-  visitLog(pred, ref, dims, {}, (i, ld, lr) =>
+  visitLog(pred, ref, dims, { planar }, (i, ld, lr) =>
     add(i, (q) => {
       num[q]! += ld * ld;
       den[q]! += lr * lr;

@@ -1,8 +1,8 @@
 // Regions (mask, label map, label names) and metrics per region against the scipy goldens.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { hfen, ssim3d, mse, type Dims3 } from "../../src/metrics/volume_metrics.js";
-import { parseLabelNames, regionMetrics, regionsFromLabels, regionsFromMask } from "../../src/metrics/regions.js";
+import { hfen, ssim3d, mse, perSliceMetrics, type Dims3 } from "../../src/metrics/volume_metrics.js";
+import { parseLabelNames, regionMetrics, regionsFromLabels, regionsFromMask, volumeAndRegionMetrics } from "../../src/metrics/regions.js";
 import { assertClose, assertThrowsMatching } from "../helpers.js";
 import { loadGolden, goldenLabels } from "./golden.js";
 
@@ -68,4 +68,20 @@ test("empty masks, empty or non-integer label maps and size mismatches are clear
   assertThrowsMatching(() => regionsFromLabels(Float32Array.of(0, 1, 2.5)), /voxel 2 has the non-integer value 2.5/);
   const set = regionsFromMask(Float32Array.of(1, 0));
   assertThrowsMatching(() => regionMetrics(pred, ref, g.dims, g.dataRange, set), /the regions cover 2 voxels/);
+});
+
+test("planar: SSIM and HFEN of a stack of slices are the 2-D per-slice definitions; PSNR does not change", () => {
+  const [nx, ny] = g.dims;
+  const nz = 2;
+  const n = nx * ny * nz;
+  const p = pred.subarray(0, n);
+  const r = ref.subarray(0, n);
+  const mask = new Float32Array(n).fill(1);
+  const got = volumeAndRegionMetrics(p, r, [nx, ny, nz], g.dataRange, [regionsFromMask(mask, "all")], { planar: true });
+  const slices = perSliceMetrics(p, r, [nx, ny, nz], g.dataRange, 2);
+  // Every slice has the same number of interior voxels, so the stack's SSIM is the mean of the slices'.
+  assertClose([got.volume.ssim], [(slices[0]!.ssim + slices[1]!.ssim) / 2], { ...TOL });
+  assertClose([got.regions[0]![0]!.ssim], [got.volume.ssim], { ...TOL });
+  assertClose([got.volume.mse], [mse(p, r)], { ...TOL });
+  assert.ok(Number.isFinite(got.volume.hfen));
 });

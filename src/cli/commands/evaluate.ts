@@ -34,6 +34,7 @@ export function registerEvaluate(program: Command): void {
     .option("--label-names <file>", "label names: JSON {\"1\": \"name\"} or a value<TAB>name table")
     .option("--regions <dir>", "a directory of region masks (from `segment --regions DIR`): one region per mask file, masks may overlap")
     .option("--data-range <number>", "data range for PSNR and SSIM (default: reference max - min)", parseRange)
+    .option("--planar", "SSIM and HFEN in the i-j plane of each slice (2-D filters) instead of 3-D: for a stack of separate slices (evaluate-grid --keep-volumes)")
     .option("--per-slice", "also report every slice (2-D SSIM and HFEN)")
     .option("--axis <n>", "slice axis for --per-slice: 0, 1 or 2 (i, j, k)", parseAxis, 2 as Axis)
     .option("--resample", "resample pred (trilinear), mask and labels (nearest) onto the reference grid when grids differ")

@@ -113,9 +113,14 @@ export interface SubjectParams {
   readonly slicesSeed: number;
 }
 
-/** The parameters of subject `index` of data-set seed `seed` (see the top of this file). */
-export function drawSubject(seed: number, index: number, source: number, subject: string, ranges: RandomiseRanges): SubjectParams {
-  const stream = (name: string): Rng => new Rng(seed, `randomise/${index}/${name}`);
+/**
+ * The parameters of subject `index` of data-set seed `seed` (see the top of this file). `namespace`
+ * prefixes the stream names: "randomise" for training data (prepare --randomise); the held-out test
+ * subjects of evaluate-grid draw from their own ("heldout-test", heldout.ts), so no training subject
+ * shares a stream with them, whatever its seed.
+ */
+export function drawSubject(seed: number, index: number, source: number, subject: string, ranges: RandomiseRanges, namespace = "randomise"): SubjectParams {
+  const stream = (name: string): Rng => new Rng(seed, `${namespace}/${index}/${name}`);
   return {
     subject,
     index,
