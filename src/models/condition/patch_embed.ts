@@ -13,6 +13,8 @@
 //   u = (r + 0.5) p / pMin, v = (c + 0.5) p / pMin, m = d / 4 and
 //   w_k = 10000^(-k/m), k = 0..m-1:
 //     pe = [sin(u w), cos(u w), sin(v w), cos(v w)]   (d must be divisible by 4).
+//   Optional (absolutePosition false): a model trained on 128-pixel crops only ever saw positions
+//   0.5-7.5 and met 8.5-15.5 first on a whole 256-pixel slice.
 // - Scale: a LEARNED embedding per scale ("scale_embed" [S, d], truncated
 //   normal std 0.02) added to every token of that scale, so attention that
 //   mixes scales can tell them apart.
@@ -30,6 +32,12 @@ export interface MultiScalePatchEmbedConfig {
   dim: number;
   /** Patch sizes, in token order; default order in the paper: 64, 32, 16. */
   patchSizes: number[];
+  /**
+   * Add the fixed absolute position embedding (default true). False: the tokens carry content and
+   * scale only, so they are translation-equivariant (up to Swin's window grid). A model trained on
+   * crops (training.cropSize) never sees the positions a whole slice has beyond the crop.
+   */
+  absolutePosition?: boolean;
 }
 
 export interface MultiScaleTokens {
@@ -91,6 +99,7 @@ export class MultiScalePatchEmbed extends T.nn.Module {
   readonly proj: T.nn.ModuleList<T.nn.Conv2d>;
   readonly norm: T.nn.LayerNorm;
   readonly scaleEmbed: T.nn.Parameter;
+  readonly absolutePosition: boolean;
 
   constructor(c: MultiScalePatchEmbedConfig, o: T.nn.LayerOptions = {}) {
     super();
@@ -106,6 +115,7 @@ export class MultiScalePatchEmbed extends T.nn.Module {
     this.dim = dim;
     this.patchSizes = Object.freeze([...patchSizes]);
     this.multiple = patchSizes.reduce(lcm, 1);
+    this.absolutePosition = c.absolutePosition ?? true;
     this.proj = this.registerModule(
       "proj",
       new T.nn.ModuleList(patchSizes.map((p) => new T.nn.Conv2d(inChannels, dim, p, { ...o, stride: p }))),
@@ -139,19 +149,20 @@ export class MultiScalePatchEmbed extends T.nn.Module {
         return conv.forward(y).flatten(2).transpose(1, 2);
       });
       const n = grids.reduce((a, [gh, gw]) => a + gh * gw, 0);
-      const pe = T.tensor(sincosPositionEmbedding(grids, this.patchSizes, this.dim), [n, this.dim], { dtype: y.dtype, device: y.device });
       const scaleIds = T.tensor(
         Int32Array.from(grids.flatMap(([gh, gw], s) => new Array<number>(gh * gw).fill(s))),
         [n],
         { dtype: "int64", device: y.device },
       );
       const scale = this.scaleEmbed.indexSelect(0, scaleIds); // [N, d]
-      const tokens = this.norm.forward(T.cat(perScale, 1)).add(pe.add(scale));
+      const normed = this.norm.forward(T.cat(perScale, 1));
+      const pe = this.absolutePosition ? T.tensor(sincosPositionEmbedding(grids, this.patchSizes, this.dim), [n, this.dim], { dtype: y.dtype, device: y.device }) : null;
+      const tokens = normed.add(pe === null ? scale : pe.add(scale));
       return { tokens, grids };
     });
   }
 
   override extraRepr(): string {
-    return `${this.inChannels}, ${this.dim}, patchSizes=[${this.patchSizes.join(", ")}]`;
+    return `${this.inChannels}, ${this.dim}, patchSizes=[${this.patchSizes.join(", ")}]${this.absolutePosition ? "" : ", absolutePosition=false"}`;
   }
 }

@@ -327,6 +327,8 @@ export class GlobalBlock extends T.nn.Module {
 }
 
 export interface ConditionEncoderConfig {
+  /** The patch embedding's absolute sin/cos positions (default true; patch_embed.ts). */
+  absolutePosition?: boolean;
   inChannels: number;
   dim: number;
   patchSizes: number[];

@@ -10,7 +10,8 @@ export interface MoEDiffModelConfig extends ConfigObject {
   /** Diffusion steps T per expert kind 1, 2, 3 (paper Sec. III: 500, 2000, 1000). */
   timesteps: number[];
   schedule: "linear" | "cosine";
-  condition: { dim: number; patchSizes: number[]; depth: number; numHeads: number; windowSize: number; mlpRatio: number; globalDepth: number };
+  /** absolutePosition: the patch embedding's fixed sin/cos positions (patch_embed.ts); false for crop-trained models. */
+  condition: { dim: number; patchSizes: number[]; depth: number; numHeads: number; windowSize: number; mlpRatio: number; globalDepth: number; absolutePosition: boolean };
   gating: { mode: "global" | "spatial"; hidden: number; gamma: number; usageDecay: number; temperature: number };
   expert: { baseChannels: number; timeEmbedDim: number; numHeads: number };
   /**
@@ -152,7 +153,7 @@ export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.f
       experts: [1, 2, 3],
       timesteps: [500, 2000, 1000], // paper Sec. III
       schedule: "linear",
-      condition: { dim: 256, patchSizes: [64, 32, 16], depth: 4, numHeads: 8, windowSize: 8, mlpRatio: 4, globalDepth: 1 },
+      condition: { dim: 256, patchSizes: [64, 32, 16], depth: 4, numHeads: 8, windowSize: 8, mlpRatio: 4, globalDepth: 1, absolutePosition: true },
       gating: { mode: "global", hidden: 256, gamma: 0.1, usageDecay: 0.99, temperature: 1 }, // Eq. 4
       expert: { baseChannels: 64, timeEmbedDim: 256, numHeads: 8 },
       target: "latent", // Eq. 5 as written
@@ -188,7 +189,9 @@ export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.f
       experts: [1, 2, 3],
       timesteps: [500, 2000, 1000],
       schedule: "linear",
-      condition: { dim: 64, patchSizes: [64, 32, 16], depth: 2, numHeads: 2, windowSize: 8, mlpRatio: 2, globalDepth: 1 },
+      // absolutePosition false: trained on 128-pixel crops, the model would meet positions beyond the
+      // crop first on a whole slice (patch_embed.ts).
+      condition: { dim: 64, patchSizes: [64, 32, 16], depth: 2, numHeads: 2, windowSize: 8, mlpRatio: 2, globalDepth: 1, absolutePosition: false },
       // Token-level routing (SPEC 4, turn 2). Temperature 0.25: the logits are cosines in [-1, 1], so at
       // tau 1 no expert can get more than 0.79 of a token (e^1 / (e^1 + 2 e^-1)); at 0.25, up to 0.9993.
       gating: { mode: "spatial", hidden: 64, gamma: 0.1, usageDecay: 0.99, temperature: 0.25 },
@@ -234,8 +237,16 @@ export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.f
  * before `model.formulation` existed was trained in the paper formulation (the only one then): it
  * gets "paper", not the preset's current default.
  */
-export function resolveStoredMoEDiffConfig(raw: { preset: string; model?: { formulation?: unknown }; losses?: { routingBalance?: unknown } }): MoEDiffConfig {
+export function resolveStoredMoEDiffConfig(raw: {
+  preset: string;
+  model?: { formulation?: unknown; condition?: { absolutePosition?: unknown } };
+  losses?: { routingBalance?: unknown };
+}): MoEDiffConfig {
   let stored: typeof raw = raw.model !== undefined && raw.model.formulation === undefined ? { ...raw, model: { ...raw.model, formulation: "paper" } } : raw;
+  // A run stored before condition.absolutePosition existed had the positions.
+  if (stored.model?.condition !== undefined && stored.model.condition.absolutePosition === undefined) {
+    stored = { ...stored, model: { ...stored.model, condition: { ...stored.model.condition, absolutePosition: true } } };
+  }
   // A run stored before losses.routingBalance existed trained without it: it resumes without it.
   if (stored.losses !== undefined && stored.losses.routingBalance === undefined) stored = { ...stored, losses: { ...stored.losses, routingBalance: 0 } };
   return resolveMoEDiffConfig(raw.preset, stored);

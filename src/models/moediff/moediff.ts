@@ -51,6 +51,7 @@ export class MoEDiffSR extends T.nn.Module {
           windowSize: c.windowSize,
           mlpRatio: c.mlpRatio,
           globalDepth: c.globalDepth,
+          absolutePosition: c.absolutePosition,
         },
         options,
       ),

@@ -115,3 +115,25 @@ tidyTest("dtype is a parameter: float64 layers give float64 tokens", () => {
   assert.deepEqual(tokens.shape, [1, 1 + 4 + 16, 8]);
   pe.dispose();
 });
+
+tidyTest("without absolute positions the tokens follow the content: a 64-pixel shift moves every grid by 64/p cells", () => {
+  const gen = new T.Generator({ seed: 3 });
+  const y = T.randn([1, 1, 128, 192], { generator: gen });
+  const shifted = T.cat([y.narrow(3, 64, 128), y.narrow(3, 0, 64)], 3); // roll left by 64 pixels
+  const tokenGrid = (pe: MultiScalePatchEmbed, x: T.Tensor, scale: number, grid: [number, number]): T.Tensor => {
+    const out = pe.forward(x);
+    const offset = out.grids.slice(0, scale).reduce((a, [gh, gw]) => a + gh * gw, 0);
+    return out.tokens.narrow(1, offset, grid[0] * grid[1]).reshape(1, grid[0], grid[1], -1);
+  };
+  for (const absolutePosition of [false, true]) {
+    const pe = new MultiScalePatchEmbed({ inChannels: 1, dim: 8, patchSizes: [64, 32, 16], absolutePosition }, { generator: new T.Generator({ seed: 4 }) });
+    // The finest grid (patch 16): 8 x 12 cells; column c of the shifted input is column c + 4 of the original.
+    const a = tokenGrid(pe, y, 2, [8, 12]).narrow(2, 4, 8);
+    const b = tokenGrid(pe, shifted, 2, [8, 12]).narrow(2, 0, 8);
+    const diff = a.sub(b).abs().amax().item();
+    if (absolutePosition) assert.ok(diff > 1e-3, `with positions the shifted tokens differ (max ${diff})`);
+    else assert.ok(diff < 1e-5, `without positions the shifted tokens are the same tokens (max ${diff})`);
+    assert.match(pe.extraRepr(), absolutePosition ? /patchSizes=\[64, 32, 16\]$/ : /absolutePosition=false/);
+    pe.dispose();
+  }
+});
