@@ -2,6 +2,10 @@
 // trained MoEDiff-SR model directory (src/inference/enhance.ts says what is done, in order).
 // With --explain DIR it also writes each expert's own estimate and its gate weights on the output
 // grid (DIR/expert_E<k>.nii.gz, DIR/gate_E<k>.nii.gz, DIR/explain.json), for `moediff-sr figures`.
+// Before enhancing, the input is checked against what the model card records about the training inputs
+// (voxel size, SNR, contrast, field of view, orientation; src/inference/trust.ts): one warning line per
+// item outside it. Beside the output, OUT.json records the model (directory, hash, each hashed file's
+// SHA-256), the sampler settings, the input's SHA-256 and the checks (src/inference/sidecar.ts).
 // Every file is written to a temporary name and renamed, so an error leaves no half-written output.
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -21,7 +25,10 @@ import { parseNonFinite } from "../nifti_options.js";
 import { fmt } from "../../util/format.js";
 import { nonNegativeInt, parseStart, parseVoxel, positiveInt } from "../option_parsers.js";
 import { progress } from "../../util/progress.js";
-import { checkNiftiOutput, checkOutputDirectory } from "../output_check.js";
+import { checkNiftiOutput, checkOutputDirectory, checkOutputFile } from "../output_check.js";
+import { assessInput } from "../../inference/trust.js";
+import { makeSidecar, sidecarPath, writeSidecar } from "../../inference/sidecar.js";
+import { voxelSizes } from "../../volume/affine.js";
 import { parseDeviceOption } from "../device_option.js";
 
 
@@ -106,6 +113,9 @@ async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void>
   // Everything that can be checked without the input, before it is read: the outputs, the device
   // (checked when --device was parsed), the model.
   checkNiftiOutput(opts.output);
+  const record = sidecarPath(opts.output);
+  checkOutputFile(record, "-o (its record)");
+  if (resolve(record) === resolve(input)) throw new Error(`-o ${opts.output}: its record ${record} would overwrite the input; choose another output name`);
   if (opts.explain !== undefined) checkOutputDirectory(opts.explain, "--explain");
   const device = opts.device as T.Device;
   T.setDefaultDevice(device);
@@ -136,6 +146,10 @@ async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void>
       throw new Error(`${input} is 4-D with ${frames} frames; choose one with --volume-index 0..${frames - 1}`);
     }
     const lr = toVolume(im, opts.volumeIndex ?? 0);
+    // Is the input like the training inputs? One line per item that is not.
+    const trust = assessInput(lr, pipe.card);
+    for (const w of trust.warnings) console.error(`enhance: warning: ${w}`);
+    if (trust.unchecked !== null) console.error(`enhance: note: ${trust.unchecked}`);
     let like: Grid | undefined;
     if (opts.like !== undefined) {
       const ref = readNifti(opts.like, { nonFinite: "zero" });
@@ -169,12 +183,27 @@ async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void>
       description: `moediff-sr ${toolVersion()} enhance model ${hash} ${sampling} ${o.mode} seed ${o.seed}`.slice(0, 80),
     });
     if (opts.explain !== undefined) writeExplain(opts.explain, opts.output, r, pipe);
+    writeSidecar(
+      record,
+      makeSidecar({
+        tool: { name: "moediff-sr", version: toolVersion(), command: "enhance" },
+        input: { path: input, volumeIndex: opts.volumeIndex ?? null, dims: lr.dims, voxelSize: voxelSizes(lr.affine) },
+        output: { path: opts.output, dims: r.output.dims, voxelSize: voxelSizes(r.output.affine) },
+        modelDir,
+        card: pipe.card,
+        formulation: pipe.model.formulation,
+        sampler: { description: pipe.describeSampler(o), axes, settings: r.options },
+        target: { voxelSize: opts.voxel === undefined ? null : typeof opts.voxel === "number" ? [opts.voxel, opts.voxel, opts.voxel] : opts.voxel, like: opts.like === undefined ? null : resolve(opts.like) },
+        trust,
+      }),
+    );
     const perSlice = s.slicesRun > 0 ? s.seconds / s.slicesRun : Number.NaN;
     console.error(
       `enhance: wrote ${opts.output}: ${s.targetDims.join("x")} at ${s.targetVoxelSize.map(fmt).join("x")} mm; ` +
         `${s.slicesRun} of ${s.slices} slices had signal (${s.tilesRun} tiles of ${s.tileSize.join("x")}, ${s.tilesPerSlice} per slice); ` +
         `expert evaluations ${s.evaluations.join("/")}; ${s.seconds.toFixed(1)} s (${perSlice.toFixed(2)} s per slice)`,
     );
+    console.error(`enhance: wrote ${record}: the model, its hash, the sampler settings, the input's SHA-256 and the input checks`);
   } finally {
     pipe.dispose();
   }
