@@ -1,5 +1,5 @@
 // evaluate-grid end to end on a synthetic brain and a tiny random-weight model, 2 held-out subjects x
-// 2 cells: results.json, results.md and heatmap.png are written; every number is finite; the B-spline
+// 2 cells (and a tiny U-Net): results.json, results.md and heatmap.png are written; every number is finite; the B-spline
 // row equals `evaluate --planar --mask` run on the written stacks, and the B-spline stack equals the LR
 // simulated again here from the documented parameters and resampled; the model's slices equal a full
 // enhance run; the held-out subjects draw from their own stream namespace.
@@ -21,6 +21,7 @@ import { gridCells, parseAcquisitions, GRID_ACQUISITIONS } from "../../src/evalu
 import { formatMarkdown, heatmapFigure, writeGridOutputs } from "../../src/evaluate_grid/report.js";
 import { tempDir } from "../data/phantom.js";
 import { writeTinyModelDir } from "../inference/tiny_model.js";
+import { writeTinyUNetDir } from "../models/unet/tiny_unet.js";
 import { syntheticBrain } from "../demo/fixture.js";
 
 let dir: string;
@@ -38,7 +39,8 @@ before(async () => {
   // The synthetic brain's levels are 0, 30, 70, 110 (+-3): background, CSF, GM, WM.
   const labels = Uint8Array.from(image.data, (v) => (v <= 0 ? 0 : v < 50 ? 1 : v < 90 ? 2 : 3));
   source = sourceFromVolumes("synthetic", image, labels, false);
-  results = await runGrid({ modelDir, source, subjects: 2, slices: 2, acquisitions, snrs: [30], biases: [0.4], enhance: { steps: 1 }, keepVolumes: join(dir, "volumes") });
+  const unetDir = writeTinyUNetDir(join(dir, "unet"), { perturb: true });
+  results = await runGrid({ modelDir, unetDir, source, subjects: 2, slices: 2, acquisitions, snrs: [30], biases: [0.4], enhance: { steps: 1 }, keepVolumes: join(dir, "volumes") });
   files = await writeGridOutputs(dir, results);
 });
 after(() => cleanup());
@@ -46,7 +48,8 @@ after(() => cleanup());
 test("results.json, results.md and heatmap.png are written, with finite numbers for every subject, cell and method", () => {
   const json = JSON.parse(readFileSync(files.json, "utf8")) as GridResults;
   assert.equal(json.format, "moediff-sr-evaluate-grid");
-  assert.deepEqual(json.methods, ["bspline", "trilinear", "model"]);
+  assert.deepEqual(json.methods, ["bspline", "trilinear", "unet", "model"]);
+  assert.match(json.unet?.hash ?? "", /^[0-9a-f]{12}$/);
   assert.deepEqual(json.cells.map((c) => c.key), ["2.0-snr30-bias0.4", "1x1x3-snr30-bias0.4"]);
   assert.equal(json.perSubject.length, 4);
   for (const r of json.perSubject) {
@@ -56,7 +59,7 @@ test("results.json, results.md and heatmap.png are written, with finite numbers 
       assert.ok(s.ssim > 0 && s.ssim <= 1, `${m} SSIM ${s.ssim}`);
     }
   }
-  for (const c of json.cells) assert.ok(Number.isFinite(c.modelMinusBspline), c.key);
+  for (const c of json.cells) assert.ok(Number.isFinite(c.modelMinusBspline) && Number.isFinite(c.unetMinusBspline ?? Number.NaN), c.key);
   assert.ok(Number.isFinite(json.mean.modelMinusBspline));
   const md = readFileSync(files.md, "utf8");
   assert.match(md, /\| 2\.0 mm isotropic \| 30 \| 0\.4 \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \| [+-]?\d+\.\d\d \|/);
@@ -147,9 +150,10 @@ test("held-out subjects draw from their own namespace, not from any training str
 test("the heat map colours a gain red and a loss blue", () => {
   const fake: GridResults = {
     ...results,
-    cells: results.cells.map((c, i) => ({ ...c, modelMinusBspline: i === 0 ? 1 : -1 })),
+    cells: results.cells.map((c, i) => ({ ...c, modelMinusBspline: i === 0 ? 1 : -1, unetMinusBspline: i === 0 ? 0.5 : -0.5 })),
   };
   const fig = heatmapFigure(fake);
+  assert.equal(fig.cells.length, 2, "a panel for the model and one for the U-Net");
   const box = (c: number) => fig.cells[0]?.[c === 0 ? 0 : 1]?.[0];
   const at = (b: { x: number; y: number } | undefined) => {
     assert.ok(b !== undefined);
