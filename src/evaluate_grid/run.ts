@@ -248,9 +248,15 @@ export async function runGrid(o: GridOptions): Promise<GridResults> {
   const cells = gridCells(o.acquisitions ?? GRID_ACQUISITIONS, o.snrs ?? GRID_SNRS, o.biases ?? GRID_BIASES);
   const device = o.device ?? T.getDefaultDevice();
   const pipe = MoEDiffSRPipeline.fromDir(o.modelDir, { device });
+  // Hashed as loaded: a model directory replaced during the run must not be credited with its results.
+  const hash = modelHash(o.modelDir);
   let unet: LoadedUNet | null = null;
+  let unetHash: string | null = null;
   try {
-    if (o.unetDir !== undefined) unet = loadUNetModel(o.unetDir, { device });
+    if (o.unetDir !== undefined) {
+      unet = loadUNetModel(o.unetDir, { device });
+      unetHash = filesHash(o.unetDir, UNET_HASH_FILES);
+    }
     const settings = pipe.resolveOptions(o.enhance ?? {});
     const methods: GridMethod[] = ["bspline", "trilinear", ...(unet !== null ? (["unet"] as const) : []), "model"];
     const subjects: { id: string; index: number; slices: number[]; crop: PlaneCrop; params: SubjectParams }[] = [];
@@ -317,8 +323,8 @@ export async function runGrid(o: GridOptions): Promise<GridResults> {
       format: "moediff-sr-evaluate-grid",
       version: 1,
       tool: toolVersion(),
-      model: { dir: resolve(o.modelDir), hash: modelHash(o.modelDir), sampler: pipe.describeSampler(settings), settings },
-      unet: unet !== null && o.unetDir !== undefined ? { dir: resolve(o.unetDir), hash: filesHash(o.unetDir, UNET_HASH_FILES) } : null,
+      model: { dir: resolve(o.modelDir), hash, sampler: pipe.describeSampler(settings), settings },
+      unet: unetHash !== null && o.unetDir !== undefined ? { dir: resolve(o.unetDir), hash: unetHash } : null,
       methods,
       source: { id: o.source.id, files: o.source.files ?? null },
       heldout: { seed: HELDOUT_SEED, namespace: HELDOUT_NAMESPACE, variant },

@@ -29,6 +29,8 @@ export interface SidecarInput {
   readonly input: { readonly path: string; readonly volumeIndex: number | null; readonly dims: readonly number[]; readonly voxelSize: readonly number[] };
   readonly output: { readonly path: string; readonly dims: readonly number[]; readonly voxelSize: readonly number[] };
   readonly modelDir: string;
+  /** modelFiles(modelDir), taken when the model was loaded (a directory replaced later must not be credited). */
+  readonly modelFiles: ModelFiles;
   readonly card: ModelCard;
   readonly formulation: string;
   readonly sampler: { readonly description: string; readonly axes: readonly string[]; readonly settings: EnhanceSettings };
@@ -63,6 +65,16 @@ export interface Sidecar {
   };
 }
 
+export interface ModelFiles {
+  readonly hash: string;
+  readonly files: readonly { readonly file: string; readonly sha256: string }[];
+}
+
+/** The model directory's hash and the SHA-256 of each file it covers (call it when the model is loaded). */
+export function modelFiles(dir: string): ModelFiles {
+  return { hash: modelHash(dir), files: MODEL_HASH_FILES.map((file) => ({ file, sha256: fileSha256(join(dir, file)) })) };
+}
+
 /** The record of one enhance run (input and output files must exist: their bytes are hashed). */
 export function makeSidecar(s: SidecarInput): Sidecar {
   const exportedFrom = s.card.export?.from;
@@ -74,10 +86,10 @@ export function makeSidecar(s: SidecarInput): Sidecar {
     output: { ...s.output, path: resolve(s.output.path), sha256: fileSha256(s.output.path) },
     model: {
       dir: resolve(s.modelDir),
-      hash: modelHash(s.modelDir),
+      hash: s.modelFiles.hash,
       cardVersion: s.card.version,
       formulation: s.formulation,
-      files: MODEL_HASH_FILES.map((file) => ({ file, sha256: fileSha256(join(s.modelDir, file)) })),
+      files: s.modelFiles.files,
       exportedFrom: typeof exportedFrom === "string" ? exportedFrom : null,
     },
     sampler: s.sampler,

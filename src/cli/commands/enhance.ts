@@ -12,7 +12,6 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import * as T from "../../torch/index.js";
 import { readNifti, toVolume, writeNifti, xformOptionsFrom } from "../../nifti/index.js";
-import { modelHash } from "../../model_dir/hash.js";
 import { toolVersion } from "../../util/version.js";
 import type { Grid } from "../../volume/affine.js";
 import { parseAxis, type Axis } from "../../data/slicing.js";
@@ -27,7 +26,7 @@ import { nonNegativeInt, parseStart, parseVoxel, positiveInt } from "../option_p
 import { progress } from "../../util/progress.js";
 import { checkNiftiOutput, checkOutputDirectory, checkOutputFile } from "../output_check.js";
 import { assessInput } from "../../inference/trust.js";
-import { makeSidecar, sidecarPath, writeSidecar } from "../../inference/sidecar.js";
+import { makeSidecar, modelFiles, sidecarPath, writeSidecar } from "../../inference/sidecar.js";
 import { voxelSizes } from "../../volume/affine.js";
 import { parseDeviceOption } from "../device_option.js";
 
@@ -124,6 +123,7 @@ async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void>
     throw new Error(`no embedded default model is installed (${modelDir}); pass --model RUN, a directory made by \`moediff-sr train\``);
   }
   const pipe = MoEDiffSRPipeline.fromDir(modelDir, { device });
+  const files = modelFiles(modelDir);
   try {
     const axes = opts.axis === "model" ? [pipe.card.slice.axis] : parseAxes(opts.axis);
     const o = pipe.resolveOptions({
@@ -156,7 +156,7 @@ async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void>
       like = { dims: [ref.dims[0], ref.dims[1], ref.dims[2]] as [number, number, number], affine: ref.affine };
     }
     const mode = o.mode === "joint" ? "joint" : `asynchronous${o.skipBelow > 0 ? `, skip below ${o.skipBelow}` : ""}`;
-    const hash = modelHash(modelDir);
+    const hash = files.hash;
     console.error(`enhance: ${input} with ${resolve(modelDir)} (model ${hash}): ${pipe.describeSampler(o)}, ${mode}, axis ${axes.join("+")}, seed ${o.seed}`);
     let bar: ReturnType<typeof progress> | null = null;
     let barAxis = "";
@@ -190,6 +190,7 @@ async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void>
         input: { path: input, volumeIndex: opts.volumeIndex ?? null, dims: lr.dims, voxelSize: voxelSizes(lr.affine) },
         output: { path: opts.output, dims: r.output.dims, voxelSize: voxelSizes(r.output.affine) },
         modelDir,
+        modelFiles: files,
         card: pipe.card,
         formulation: pipe.model.formulation,
         sampler: { description: pipe.describeSampler(o), axes, settings: r.options },
