@@ -27,13 +27,14 @@ export function tinyMoEConfig(steps: number, overrides: Record<string, unknown> 
   return resolveMoEDiffConfig("cpu-small", {
     model: {
       ...(paper ? { formulation: "paper", target: "latent" } : {}),
-      condition: { dim: 32, patchSizes: [64, 32, 16], depth: 2, numHeads: 2, windowSize: 4, mlpRatio: 2, globalDepth: 1 },
+      // The paper path keeps the absolute positions it was made with (golden sums in moe_sampler.test.ts).
+      condition: { dim: 32, patchSizes: [64, 32, 16], depth: 2, numHeads: 2, windowSize: 4, mlpRatio: 2, globalDepth: 1, absolutePosition: paper },
       expert: { baseChannels: 8, timeEmbedDim: 32, numHeads: 2 },
       ...m,
-      gating: { hidden: 32, ...(paper ? { mode: "global" } : {}), ...(m.gating ?? {}) },
+      gating: { hidden: 32, ...(paper ? { mode: "global", temperature: 1 } : {}), ...(m.gating ?? {}) },
     },
     training: { steps, batchSize: 2, lr: 2e-3, warmupSteps: 2, logEvery: 1, checkpointEvery: 1000, uniformGatingFraction: 0.25, emaDecay: 0.9, cropSize: 0, ...((overrides.training as object | undefined) ?? {}) },
-    losses: { ...(paper ? { fourier: "complex", stft: "complex" } : {}), ...((overrides.losses as object | undefined) ?? {}) },
+    losses: { ...(paper ? { fourier: "complex", stft: "complex", routingBalance: 0 } : {}), ...((overrides.losses as object | undefined) ?? {}) },
     sampling: { ...(paper ? { steps: 25, start: 1, snapToCodebook: true } : {}), ...((overrides.sampling as object | undefined) ?? {}) },
   });
 }
