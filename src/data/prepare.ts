@@ -19,9 +19,8 @@
 import { writeFileSync, readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { type AcquisitionParams } from "../simulate/simulate.js";
-import { BRAIN_LEVEL, brainFractions, keptSlices } from "./brain_fraction.js";
+import { brainFractions, keptSlices } from "./brain_fraction.js";
 import { DATASET_FORMAT, DATASET_VERSION, MANIFEST_FILE, formatManifest, type DatasetManifest, type DatasetSettings, type PairRecord } from "./manifest.js";
-import { NORMALISE_PERCENTILE } from "./normalise.js";
 import { loadHr, realPair, simulatedPair, type HrSource, type PairVolumes } from "./pair_volumes.js";
 import { readPairsManifest, selectSubjects, type PairEntry } from "./pairs_manifest.js";
 import { resolvePrepareOptions, type PrepareOptions, type ResolvedPrepareOptions } from "./prepare_options.js";
@@ -30,6 +29,7 @@ import { ShardWriter, type ShardInfo } from "./shards.js";
 import { extractCondition, extractSlice, sliceGeometry } from "./slicing.js";
 import { sourceFile } from "./sources.js";
 import { assignSlice, planSplit, SPLITS, type SplitName } from "./split.js";
+import { checkSplitsFilled, commonSettings } from "./dataset_settings.js";
 import { stageOutput } from "./output_dir.js";
 import { buildRandomised } from "./randomise/build.js";
 
@@ -208,19 +208,9 @@ async function build(o: ResolvedPrepareOptions, pairs: readonly PlannedPair[], d
   const shards = Object.fromEntries(SPLITS.map((s) => [s, writers[s].finish()])) as Record<SplitName, ShardInfo[]>;
   const sum = (f: (r: PairRecord) => number): number => records.reduce((a, r) => a + f(r), 0);
   const counts = { train: sum((r) => r.slices.train), val: sum((r) => r.slices.val), test: sum((r) => r.slices.test), skipped: sum((r) => r.slices.skipped), unused: sum((r) => r.slices.unused) };
-  for (const s of SPLITS) {
-    if (counts[s] === 0) throw new RangeError(`the ${s} split is empty: no slice with enough brain went to it (lower --min-brain, or give more/larger volumes)`);
-  }
+  checkSplitsFilled(counts, "more/larger volumes");
   const settings: DatasetSettings = {
-    axis: o.axis,
-    height: o.height,
-    width: o.width,
-    seed: o.seed,
-    shardSize: o.shardSize,
-    minBrain: o.minBrain,
-    brainLevel: BRAIN_LEVEL,
-    normalisePercentile: NORMALISE_PERCENTILE,
-    slabGap: o.slabGap,
+    ...commonSettings(o),
     ...(o.source.kind === "simulate" ? { pairsPerVolume: o.pairsPerVolume, ranges: o.ranges } : {}),
   };
   const { height: H, width: W } = o;

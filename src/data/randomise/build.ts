@@ -17,15 +17,15 @@
 // regenerated exactly.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BRAIN_LEVEL, brainFractions, keptSlices } from "../brain_fraction.js";
+import { brainFractions, keptSlices } from "../brain_fraction.js";
 import { DATASET_FORMAT, DATASET_VERSION, MANIFEST_FILE, formatManifest, type DatasetManifest, type DatasetSettings, type PairRecord } from "../manifest.js";
-import { NORMALISE_PERCENTILE } from "../normalise.js";
 import type { ResolvedPrepareOptions } from "../prepare_options.js";
 import { Rng } from "../rng.js";
 import { ShardWriter, type ShardInfo } from "../shards.js";
 import type { SourceFile } from "../sources.js";
 import { AXES, extractCondition, extractSlice, sliceGeometry, type Axis } from "../slicing.js";
 import { planSplit, SPLITS, type SplitName } from "../split.js";
+import { checkSplitsFilled, commonSettings } from "../dataset_settings.js";
 import type { AcquisitionResult } from "./acquisition.js";
 import type { AnatomyParams } from "./anatomy.js";
 import type { ContrastParams } from "./contrast.js";
@@ -199,9 +199,7 @@ export async function buildRandomised(o: ResolvedPrepareOptions, r: ResolvedRand
   const shards = Object.fromEntries(SPLITS.map((s) => [s, writers[s].finish()])) as Record<SplitName, ShardInfo[]>;
   const sum = (f: (p: PairRecord) => number): number => pairs.reduce((a, p) => a + f(p), 0);
   const counts = { train: sum((p) => p.slices.train), val: sum((p) => p.slices.val), test: sum((p) => p.slices.test), skipped: sum((p) => p.slices.skipped), unused: sum((p) => p.slices.unused) };
-  for (const s of SPLITS) {
-    if (counts[s] === 0) throw new RangeError(`the ${s} split is empty: no slice with enough brain went to it (lower --min-brain, or give larger volumes)`);
-  }
+  checkSplitsFilled(counts, "larger volumes");
   const { height: H, width: W } = o;
   const manifest: RandomisedManifest = {
     format: DATASET_FORMAT,
@@ -209,15 +207,7 @@ export async function buildRandomised(o: ResolvedPrepareOptions, r: ResolvedRand
     generator: "moediff-sr prepare --randomise",
     source: { kind: "simulate" },
     settings: {
-      axis: o.axis,
-      height: H,
-      width: W,
-      seed: o.seed,
-      shardSize: o.shardSize,
-      minBrain: o.minBrain,
-      brainLevel: BRAIN_LEVEL,
-      normalisePercentile: NORMALISE_PERCENTILE,
-      slabGap: o.slabGap,
+      ...commonSettings(o),
       randomise: { subjects: N, slicesPerView: r.slicesPerView, axes: [...AXES], variants: ["head", "brain"], ranges: r.ranges },
     },
     randomisation: { sources, subjects },
