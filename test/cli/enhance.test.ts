@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { Command } from "commander";
+import { stderrOf } from "./in_process.js";
 import { registerEnhance } from "../../src/cli/commands/enhance.js";
 import { registerBaseline } from "../../src/cli/commands/baseline.js";
 import { registerFigures } from "../../src/cli/commands/figures.js";
@@ -31,21 +31,7 @@ before(() => {
 });
 after(() => cleanup());
 
-async function cli(args: string[]): Promise<string[]> {
-  const program = new Command().exitOverride();
-  registerEnhance(program);
-  registerBaseline(program);
-  registerFigures(program);
-  const lines: string[] = [];
-  const err = console.error;
-  console.error = (...a: unknown[]) => void lines.push(a.join(" "));
-  try {
-    await program.parseAsync(["node", "moediff-sr", ...args]);
-  } finally {
-    console.error = err;
-  }
-  return lines;
-}
+const cli = (args: string[]): Promise<string[]> => stderrOf([registerEnhance, registerBaseline, registerFigures], args);
 
 test("enhance --like REF --explain DIR: the output and every explain file on the reference grid; figures reads the directory", async () => {
   const out = join(dir, "sr.nii.gz");

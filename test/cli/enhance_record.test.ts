@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { Command } from "commander";
+import { stderrOf } from "./in_process.js";
 import { registerEnhance } from "../../src/cli/commands/enhance.js";
 import { phantom, tempDir, writeVolume } from "../data/phantom.js";
 import { writeTinyModelDir } from "../inference/tiny_model.js";
@@ -33,19 +33,7 @@ before(() => {
 });
 after(() => cleanup());
 
-async function cli(args: string[]): Promise<string[]> {
-  const program = new Command().exitOverride();
-  registerEnhance(program);
-  const lines: string[] = [];
-  const err = console.error;
-  console.error = (...a: unknown[]) => void lines.push(a.join(" "));
-  try {
-    await program.parseAsync(["node", "moediff-sr", ...args]);
-  } finally {
-    console.error = err;
-  }
-  return lines;
-}
+const cli = (args: string[]): Promise<string[]> => stderrOf([registerEnhance], args);
 
 test("the record beside the output holds the model's hash and files, the input's and output's SHA-256 and the sampler settings", async () => {
   const out = join(dir, "sr.nii.gz");
