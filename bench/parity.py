@@ -255,9 +255,10 @@ def sincos_positions(grids, patch_sizes, dim):
 
 
 class MultiScalePatchEmbed(nn.Module):
-    def __init__(self, in_channels, dim, patch_sizes):
+    def __init__(self, in_channels, dim, patch_sizes, absolute_position=True):
         super().__init__()
         self.dim = dim
+        self.absolute_position = absolute_position  # false: scale embeddings only (patch_embed.ts)
         self.patch_sizes = list(patch_sizes)
         self.proj = nn.ModuleList([nn.Conv2d(in_channels, dim, p, stride=p) for p in patch_sizes])
         self.norm = nn.LayerNorm(dim, eps=1e-5)
@@ -268,11 +269,13 @@ class MultiScalePatchEmbed(nn.Module):
         h, w = y.shape[2], y.shape[3]
         grids = [(h // p, w // p) for p in self.patch_sizes]
         per_scale = [conv(y).flatten(2).transpose(1, 2) for conv in self.proj]
+        ids = torch.cat([torch.full((gh * gw,), s, dtype=torch.int64) for s, (gh, gw) in enumerate(grids)]).to(y.device)
+        if not self.absolute_position:
+            return self.norm(torch.cat(per_scale, 1)) + self.scale_embed[ids], grids
         key = (h, w)
         if key not in self._pe:
             self._pe[key] = sincos_positions(grids, self.patch_sizes, self.dim)
         pe = self._pe[key].to(device=y.device, dtype=y.dtype)
-        ids = torch.cat([torch.full((gh * gw,), s, dtype=torch.int64) for s, (gh, gw) in enumerate(grids)]).to(y.device)
         tokens = self.norm(torch.cat(per_scale, 1)) + (pe + self.scale_embed[ids])
         return tokens, grids
 
@@ -433,7 +436,7 @@ class ConditionEncoder(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         d, heads, ratio = cfg["dim"], cfg["numHeads"], cfg["mlpRatio"]
-        self.patch_embed = MultiScalePatchEmbed(cfg["inChannels"], d, cfg["patchSizes"])
+        self.patch_embed = MultiScalePatchEmbed(cfg["inChannels"], d, cfg["patchSizes"], cfg.get("absolutePosition", True))
         self.blocks = nn.ModuleList([SwinBlock(d, heads, ratio, cfg["windowSize"], i % 2 == 1) for i in range(cfg["depth"])])
         self.global_blocks = nn.ModuleList([GlobalBlock(d, heads, ratio) for _ in range(cfg.get("globalDepth", 1))])
         self.norm = nn.LayerNorm(d, eps=1e-5)

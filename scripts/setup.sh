@@ -17,6 +17,11 @@ quiet=0
 say() { [ "$quiet" = 1 ] || echo "setup: $*"; }
 stamps=.setup-stamps
 mkdir -p "$stamps"
+# The launcher's fast path (scripts/setup-current.sh) compares sources with the stamp "ready", dated
+# from when this run started: a file changed while it runs makes the next command run setup again.
+ready_next="$stamps/ready.$$"
+echo "$(node --version) ${LIBTORCH:-system}" > "$ready_next"
+trap 'rm -f "$ready_next"' EXIT
 
 # ---- 1. system packages ----
 missing=()
@@ -92,4 +97,5 @@ if [ ! -f dist/viewer/index.html ] || [ "$(cat "$stamps/viewer" 2>/dev/null)" !=
   fi
   echo "$viewer_hash" > "$stamps/viewer"
 fi
+mv -f "$ready_next" "$stamps/ready"
 say "ready"

@@ -76,6 +76,13 @@ export interface MoEDiffLossConfig extends ConfigObject {
    * mean per-token routing entropy minus the entropy of the experts' shares. 0: off (the paper).
    */
   routingBalance: number;
+  /**
+   * Formulation "resshift" only: the share of each expert's own losses (Eq. 13's per-pixel diffusion
+   * term and its task loss) that is spread evenly over every token instead of following the gate:
+   * weight (1 - f) G_i(p) + f / K. 0: as Eq. 13 (an expert learns only where it is routed); 1: every
+   * expert learns everywhere, as a single expert would, and the gate only chooses the mix.
+   */
+  expertFloor: number;
 }
 
 export interface MoEDiffTrainingConfig extends ConfigObject {
@@ -140,6 +147,7 @@ const LOSSES: MoEDiffLossConfig = {
   detachGateInExpertLoss: true,
   taskWeighting: "none", // Eq. 6 as written
   routingBalance: 0, // not in the paper
+  expertFloor: 0, // Eq. 13 as written
 };
 
 // ResShift's eta curve (its Eq. 10: p = 0.3, eta_T = 0.999, eta_1 = 0.001); kappa 1 because the
@@ -240,7 +248,7 @@ export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.f
 export function resolveStoredMoEDiffConfig(raw: {
   preset: string;
   model?: { formulation?: unknown; condition?: { absolutePosition?: unknown } };
-  losses?: { routingBalance?: unknown };
+  losses?: { routingBalance?: unknown; expertFloor?: unknown };
 }): MoEDiffConfig {
   let stored: typeof raw = raw.model !== undefined && raw.model.formulation === undefined ? { ...raw, model: { ...raw.model, formulation: "paper" } } : raw;
   // A run stored before condition.absolutePosition existed had the positions.
@@ -249,6 +257,8 @@ export function resolveStoredMoEDiffConfig(raw: {
   }
   // A run stored before losses.routingBalance existed trained without it: it resumes without it.
   if (stored.losses !== undefined && stored.losses.routingBalance === undefined) stored = { ...stored, losses: { ...stored.losses, routingBalance: 0 } };
+  // Likewise losses.expertFloor: before it existed every expert learned only where it was routed.
+  if (stored.losses !== undefined && stored.losses.expertFloor === undefined) stored = { ...stored, losses: { ...stored.losses, expertFloor: 0 } };
   return resolveMoEDiffConfig(raw.preset, stored);
 }
 
@@ -284,6 +294,7 @@ export function resolveMoEDiffConfig(preset: string, overrides?: unknown): MoEDi
   if (l.taskWeighting !== "none" && l.taskWeighting !== "alphaBar") fail("losses.taskWeighting", "'none' or 'alphaBar'", l.taskWeighting);
   if (!(l.z0HatClip >= 0)) fail("losses.z0HatClip", ">= 0", l.z0HatClip);
   if (!(Number.isFinite(l.routingBalance) && l.routingBalance >= 0)) fail("losses.routingBalance", "a number >= 0", l.routingBalance);
+  if (!(Number.isFinite(l.expertFloor) && l.expertFloor >= 0 && l.expertFloor <= 1)) fail("losses.expertFloor", "a number in [0, 1]", l.expertFloor);
   if (l.vggWeights !== null && typeof l.vggWeights !== "string") fail("losses.vggWeights", "a file path or null", l.vggWeights);
   const sp = c.sampling;
   if (!Number.isInteger(sp.steps) || sp.steps < 1) fail("sampling.steps", "a positive integer", sp.steps);

@@ -8,7 +8,8 @@
 //      (preconditioned: x0_hat = c_skip x_t + c_out F, shift_schedule.ts)
 //   3. L_E (Eq. 6, 13 per pixel): sum_i G_i(p) |x0_hat(i)(p) - x0(p)|^2 averaged over pixels (the Eq. 7
 //      term, on x0), plus each expert's own task loss (Eq. 10 / 11 / 12 on the latents) weighted by its
-//      mean gate per sample; G detached here (the gate learns from 4 and 5)
+//      mean gate per sample; G detached here (the gate learns from 4 and 5), and floored by
+//      losses.expertFloor f: (1 - f) G_i + f / K
 //   4. L_gating per token (Eq. 14-16; token_gating_loss.ts) from the shared-level estimates
 //   5. L_mix: |sum_i G_i x0_hat(i) - x0|^2 (Eq. 9 in a loss), G the network's own probabilities with
 //      gradient, the estimates detached: the gate learns what the mixture needs
@@ -73,7 +74,9 @@ export function moeShiftLosses(model: MoEDiffSR, lat: MoELatents, o: MoELossOpti
   const x0Hats = model.experts.map((expert, i) => finest.precondition(xt, expert.forward({ zt: xt, t: labels, cond: condLatent, tokens: zc, gate: model.gateMap(gates, i, size) }), levels));
   // 3. Eq. 13 per pixel on the x0 error, plus the task losses per sample
   const err = T.cat(x0Hats.map((xh) => xh.sub(x0).square().mean(1, true)), 1); // [B, K, h, w]
-  const used = asMaps(gates).detach();
+  // expertFloor f: each expert's weight (1 - f) G_i(p) + f / K (config.ts)
+  const floor = o.losses.expertFloor;
+  const used = floor > 0 ? asMaps(gates).detach().mul(1 - floor).add(floor / k) : asMaps(gates).detach();
   const gatedErr = err.mul(used).sum(1).mean([1, 2]); // [B]
   const perSampleGate = used.mean([2, 3]); // [B, K]
   const task = x0Hats.map((xh, i) => {

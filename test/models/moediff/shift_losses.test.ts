@@ -73,3 +73,25 @@ test("30 AdamW steps on one batch lower the total loss", () => {
   const last = [run(), run(), run()].reduce((a, b) => a + b) / 3;
   assert.ok(last < first * 0.8, `loss ${first.toFixed(4)} -> ${last.toFixed(4)}`);
 });
+
+test("losses.expertFloor: an expert the gate never picks learns only with a floor above 0", () => {
+  const gradOfUnrouted = (floor: number): number => {
+    const { model, lat, losses } = setup(4);
+    // Every token goes to expert 0 (the gates used replaced by a one-hot map).
+    const gates = (route: Parameters<typeof model.usedGates>[0], size: [number, number], uniform: boolean): T.Tensor => {
+      const used = original(route, size, uniform);
+      const shape = [...used.shape];
+      return T.tidy(() => T.cat([T.ones([shape[0]!, 1, ...shape.slice(2)]), T.zeros([shape[0]!, shape[1]! - 1, ...shape.slice(2)])], 1));
+    };
+    const original = model.usedGates.bind(model);
+    (model as unknown as { usedGates: typeof gates }).usedGates = gates;
+    const phi = createPerceptualExtractor().features;
+    T.tidy(() => {
+      const r = moeShiftLosses(model, lat, { uniformGating: false, generator: new T.Generator({ seed: 6 }), phi, losses: { ...losses, expertFloor: floor }, weighting: 1, training: true });
+      r.total.backward();
+    });
+    return model.experts[2]!.parameters().reduce((a, p) => a + (p.grad === null ? 0 : T.tidy(() => p.grad!.abs().sum().item())), 0);
+  };
+  assert.equal(gradOfUnrouted(0), 0);
+  assert.ok(gradOfUnrouted(1) > 0, "with expertFloor 1 the unrouted expert got no gradient");
+});

@@ -11,6 +11,7 @@ function oldStored(): Record<string, unknown> {
   delete c.model.shift;
   c.model.target = "residual";
   delete c.losses.routingBalance;
+  delete c.losses.expertFloor;
   delete c.model.condition.absolutePosition;
   return c as unknown as Record<string, unknown>;
 }
@@ -19,7 +20,12 @@ test("an old run loads as it was trained: paper formulation, no routing term, ab
   const c = resolveStoredMoEDiffConfig(oldStored() as { preset: string });
   assert.equal(c.model.formulation, "paper");
   assert.equal(c.losses.routingBalance, 0);
+  assert.equal(c.losses.expertFloor, 0);
   assert.equal(c.model.condition.absolutePosition, true);
+});
+
+test("losses.expertFloor outside [0, 1] is refused with the key named", () => {
+  assert.throws(() => resolveMoEDiffConfig("cpu-small", { losses: { expertFloor: 1.5 } }), /losses\.expertFloor.*\[0, 1\].*1\.5/);
 });
 
 test("a new run keeps what it stored, and the cpu-small preset now trains without absolute positions", () => {
