@@ -43,7 +43,8 @@ test("enhance: a bad output name, a missing output directory, a bad --explain, a
     "-o /nonexistent/dir/x.nii.gz: the directory /nonexistent/dir does not exist; create it first (mkdir -p /nonexistent/dir)",
   );
   assert.match(fails("enhance", missing, "-o", join(dir, "a-file", "x.nii.gz"), "--model", run), /a-file is not a directory$/);
-  assert.match(fails("enhance", missing, "-o", dir, "--model", run), /is a directory; name a file/);
+  // -o an existing directory: the result keeps the input's name in it, which here is the input itself
+  assert.match(fails("enhance", missing, "-o", dir, "--model", run), /no-such-input\.nii\.gz would be overwritten by its result; choose another -o directory$/);
   assert.match(fails("enhance", missing, "-o", ok, "--model", run, "--explain", join(dir, "a-file")), /^--explain .*a-file is a file, not a directory; name a directory$/);
   assert.match(fails("enhance", missing, "-o", ok, "--model", join(dir, "nowhere")), /^model directory .*nowhere does not exist$/);
   assert.match(fails("enhance", missing, "-o", ok, "--model", run, "--steps", "0", "--explain", join(dir, "ex")), /^steps 0 runs the autoencoder alone/, "the model's settings are checked before the input is read");

@@ -7,8 +7,12 @@
 // item outside it. Beside the output, OUT.json records the model (directory, hash, each hashed file's
 // SHA-256), the sampler settings, the input's SHA-256 and the checks (src/inference/sidecar.ts).
 // Every file is written to a temporary name and renamed, so an error leaves no half-written output.
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+// Many volumes in one run (issue 21, point 8; enhance_jobs.ts): several inputs or --list FILE with
+// -o DIR, or --bids ROOT (BIDS derivatives). The model is loaded once, --skip-existing skips results
+// already there, a failing volume is reported and the run goes on, and a summary ends the run; one
+// progress bar covers every volume and axis, with one ETA.
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import * as T from "../../torch/index.js";
 import { readNifti, toVolume, writeNifti, xformOptionsFrom } from "../../nifti/index.js";
@@ -29,10 +33,16 @@ import { assessInput } from "../../inference/trust.js";
 import { makeSidecar, modelFiles, sidecarPath, writeSidecar } from "../../inference/sidecar.js";
 import { voxelSizes } from "../../volume/affine.js";
 import { parseDeviceOption } from "../device_option.js";
+import { planEnhanceJobs, type EnhanceJob } from "../enhance_jobs.js";
+import { writeDerivativeDescription } from "../../data/bids.js";
 
 
 interface EnhanceCliOptions {
-  output: string;
+  output?: string;
+  list?: string;
+  bids?: string;
+  skipExisting?: boolean;
+  threads?: number;
   model?: string;
   voxel?: number | [number, number, number];
   like?: string;
@@ -79,8 +89,12 @@ export function registerEnhance(program: Command): void {
   program
     .command("enhance")
     .description("super-resolve a 3T-like volume into a 7T-like one with a trained MoEDiff-SR model")
-    .argument("<input>", "the LR volume (NIfTI .nii or .nii.gz)")
-    .requiredOption("-o, --output <file>", "the enhanced volume (.nii or .nii.gz)")
+    .argument("[inputs...]", "the LR volume(s) (NIfTI .nii or .nii.gz)")
+    .option("-o, --output <path>", "the enhanced volume (.nii or .nii.gz); with several inputs or --list, a directory (each result keeps its input's name); with --bids, the derivative data set (default ROOT/derivatives/moediff-sr)")
+    .option("--list <file>", "a text file naming one input volume per line (# comments; relative to the file's directory)")
+    .option("--bids <root>", "enhance every sub-*/[ses-*/]anat/*_T1w.nii[.gz] of a BIDS data set into BIDS derivatives (<source>_desc-7Tlike_T1w.nii.gz, a JSON sidecar each, dataset_description.json)")
+    .option("--skip-existing", "skip a volume whose result already exists (resume an interrupted batch)")
+    .option("--threads <n>", "intra-op CPU threads (default: MOEDIFF_NUM_THREADS, else the machine's cores)", positiveInt("threads"))
     .option("--model <dir>", "a trained run directory (from `moediff-sr train`); default: the embedded model")
     .option("--voxel <mm>", "target voxel size, one number or three (default: the model's training voxel size)", parseVoxel)
     .option("--like <file>", "put the output on this volume's grid (e.g. the reference for evaluate)")
@@ -101,21 +115,42 @@ export function registerEnhance(program: Command): void {
     .option("--volume-index <n>", "which frame of a 4-D input to enhance", nonNegativeInt("volume-index"))
     .option("--non-finite <mode>", "NaN/Inf voxels in the input: error or zero", parseNonFinite, "error")
     .option("--device <device>", "cpu, cuda or cuda:N", parseDeviceOption, "cpu")
-    .action(async (input: string, opts: EnhanceCliOptions) => {
-      await runEnhance(input, opts);
+    .action(async (inputs: string[], opts: EnhanceCliOptions) => {
+      await runEnhance(inputs, opts);
     });
 }
 
-async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void> {
+/** What one volume's enhancement needs from the run. */
+interface RunContext {
+  pipe: MoEDiffSRPipeline;
+  files: ReturnType<typeof modelFiles>;
+  modelDir: string;
+  axes: Axis[];
+  o: ReturnType<MoEDiffSRPipeline["resolveOptions"]>;
+  opts: EnhanceCliOptions;
+  /** Prefix of this volume's messages ("enhance" alone; "enhance [2/5 sub-02_T1w]" in a batch). */
+  tag: string;
+  /** The --explain directory of this volume. */
+  explain: string | undefined;
+  /** Fraction of this volume done, 0..1. */
+  onFraction: (fraction: number, detail: Record<string, string>) => void;
+}
+
+async function runEnhance(inputs: string[], opts: EnhanceCliOptions): Promise<void> {
   if (opts.skipBelow > 0 && opts.async !== true) throw new Error("--skip-below needs --async (joint sampling always queries every expert)");
   if (opts.voxel !== undefined && opts.like !== undefined) throw new Error("give --voxel or --like, not both");
-  // Everything that can be checked without the input, before it is read: the outputs, the device
+  const plan = planEnhanceJobs({ inputs, ...(opts.output !== undefined ? { output: opts.output } : {}), ...(opts.list !== undefined ? { list: opts.list } : {}), ...(opts.bids !== undefined ? { bids: opts.bids } : {}) });
+  const many = !plan.single;
+  // Everything that can be checked without the inputs, before any is read: the outputs, the device
   // (checked when --device was parsed), the model.
-  checkNiftiOutput(opts.output);
-  const record = sidecarPath(opts.output);
-  checkOutputFile(record, "-o (its record)");
-  if (resolve(record) === resolve(input)) throw new Error(`-o ${opts.output}: its record ${record} would overwrite the input; choose another output name`);
+  for (const job of plan.jobs) {
+    checkNiftiOutput(job.output, "-o", { createDirs: many });
+    const record = sidecarPath(job.output);
+    checkOutputFile(record, "-o (its record)", { createDirs: many });
+    if (resolve(record) === resolve(job.input)) throw new Error(`-o ${job.output}: its record ${record} would overwrite the input; choose another output name`);
+  }
   if (opts.explain !== undefined) checkOutputDirectory(opts.explain, "--explain");
+  if (opts.threads !== undefined) T.setNumThreads(opts.threads);
   const device = opts.device as T.Device;
   T.setDefaultDevice(device);
   const modelDir = opts.model ?? DEFAULT_MODEL_DIR;
@@ -140,72 +175,115 @@ async function runEnhance(input: string, opts: EnhanceCliOptions): Promise<void>
       snapToCodebook: opts.snap,
       explain: opts.explain !== undefined,
     });
-    const im = readNifti(input, { nonFinite: opts.nonFinite });
-    const frames = im.dims[3] ?? 1;
-    if (frames > 1 && opts.volumeIndex === undefined) {
-      throw new Error(`${input} is 4-D with ${frames} frames; choose one with --volume-index 0..${frames - 1}`);
+    const todo = plan.jobs.filter((j) => !(opts.skipExisting === true && existsSync(j.output)));
+    const skipped = plan.jobs.length - todo.length;
+    if (many) {
+      const what = opts.bids !== undefined ? `${plan.jobs.length} T1w volume(s) of ${resolve(opts.bids)} into ${plan.derivatives}` : `${plan.jobs.length} volume(s)`;
+      console.error(`enhance: ${what}${skipped > 0 ? `; ${skipped} already done (--skip-existing)` : ""}; ${T.getNumThreads()} thread(s)`);
     }
-    const lr = toVolume(im, opts.volumeIndex ?? 0);
-    // Is the input like the training inputs? One line per item that is not.
-    const trust = assessInput(lr, pipe.card);
-    for (const w of trust.warnings) console.error(`enhance: warning: ${w}`);
-    if (trust.unchecked !== null) console.error(`enhance: note: ${trust.unchecked}`);
-    let like: Grid | undefined;
-    if (opts.like !== undefined) {
-      const ref = readNifti(opts.like, { nonFinite: "zero" });
-      like = { dims: [ref.dims[0], ref.dims[1], ref.dims[2]] as [number, number, number], affine: ref.affine };
+    if (plan.derivatives !== null && todo.length > 0) {
+      mkdirSync(plan.derivatives, { recursive: true });
+      writeDerivativeDescription(plan.derivatives, toolVersion(), resolve(opts.bids as string));
     }
-    const mode = o.mode === "joint" ? "joint" : `asynchronous${o.skipBelow > 0 ? `, skip below ${o.skipBelow}` : ""}`;
-    const hash = files.hash;
-    console.error(`enhance: ${input} with ${resolve(modelDir)} (model ${hash}): ${pipe.describeSampler(o)}, ${mode}, axis ${axes.join("+")}, seed ${o.seed}`);
-    let bar: ReturnType<typeof progress> | null = null;
-    let barAxis = "";
-    const r = await enhanceVolume(pipe, lr, {
-      ...o,
-      ...(opts.voxel !== undefined ? { voxelSize: opts.voxel } : {}),
-      ...(like !== undefined ? { like } : {}),
-      axes,
-      onProgress: (p) => {
-        if (bar === null || barAxis !== p.axis) {
-          bar?.stop();
-          bar = progress(`enhance (${p.axis})`, p.tiles);
-          barAxis = p.axis;
-        }
-        bar.update(p.tilesDone, { slices: `${p.slicesDone}/${p.slices}` });
-      },
-    });
-    (bar as ReturnType<typeof progress> | null)?.stop();
-    const s = r.stats;
-    const sampling = pipe.model.formulation === "resshift" ? `resshift ${o.steps}` : `${o.sampler}${o.sampler === "ddim" ? ` ${o.steps}` : ""}`;
-    // The input's transform codes (an MNI input stays MNI); the tool's version and the model's hash.
-    writeNifti(opts.output, r.output, {
-      ...xformOptionsFrom(im, r.output.affine),
-      description: `moediff-sr ${toolVersion()} enhance model ${hash} ${sampling} ${o.mode} seed ${o.seed}`.slice(0, 80),
-    });
-    if (opts.explain !== undefined) writeExplain(opts.explain, opts.output, r, pipe);
-    writeSidecar(
-      record,
-      makeSidecar({
-        tool: { name: "moediff-sr", version: toolVersion(), command: "enhance" },
-        input: { path: input, volumeIndex: opts.volumeIndex ?? null, dims: lr.dims, voxelSize: voxelSizes(lr.affine) },
-        output: { path: opts.output, dims: r.output.dims, voxelSize: voxelSizes(r.output.affine) },
+    // One bar for the whole run: each volume is 100 units, split evenly over its axes.
+    const bar = todo.length > 0 ? progress(many ? `enhance ${todo.length} volume(s), %` : "enhance, %", 100 * todo.length) : null;
+    const failed: { job: EnhanceJob; why: string }[] = [];
+    let written = 0;
+    for (const [i, job] of todo.entries()) {
+      const ctx: RunContext = {
+        pipe,
+        files,
         modelDir,
-        modelFiles: files,
-        card: pipe.card,
-        formulation: pipe.model.formulation,
-        sampler: { description: pipe.describeSampler(o), axes, settings: r.options },
-        target: { voxelSize: opts.voxel === undefined ? null : typeof opts.voxel === "number" ? [opts.voxel, opts.voxel, opts.voxel] : opts.voxel, like: opts.like === undefined ? null : resolve(opts.like) },
-        trust,
-      }),
-    );
-    const perSlice = s.slicesRun > 0 ? s.seconds / s.slicesRun : Number.NaN;
-    console.error(
-      `enhance: wrote ${opts.output}: ${s.targetDims.join("x")} at ${s.targetVoxelSize.map(fmt).join("x")} mm; ` +
-        `${s.slicesRun} of ${s.slices} slices had signal (${s.tilesRun} tiles of ${s.tileSize.join("x")}, ${s.tilesPerSlice} per slice); ` +
-        `expert evaluations ${s.evaluations.join("/")}; ${s.seconds.toFixed(1)} s (${perSlice.toFixed(2)} s per slice)`,
-    );
-    console.error(`enhance: wrote ${record}: the model, its hash, the sampler settings, the input's SHA-256 and the input checks`);
+        axes,
+        o,
+        opts,
+        tag: many ? `enhance [${i + 1}/${todo.length} ${job.label}]` : "enhance",
+        explain: opts.explain === undefined ? undefined : many ? join(opts.explain, job.label.replace(/\.nii(\.gz)?$/, "")) : opts.explain,
+        onFraction: (f, detail) => bar?.update(Math.min(100 * todo.length, Math.round(100 * (i + f))), many ? { volume: `${i + 1}/${todo.length}`, ...detail } : detail),
+      };
+      try {
+        await enhanceOne(job, ctx);
+        written++;
+      } catch (e) {
+        if (!many) throw e;
+        const why = e instanceof Error ? e.message : String(e);
+        failed.push({ job, why });
+        console.error(`${ctx.tag}: failed: ${why}`);
+      }
+    }
+    bar?.stop();
+    if (many) {
+      console.error(`enhance: done: ${written} written, ${skipped} skipped (already there), ${failed.length} failed, of ${plan.jobs.length}`);
+      for (const f of failed) console.error(`  failed: ${f.job.input}: ${f.why}`);
+      if (failed.length > 0) throw new Error(`${failed.length} of ${plan.jobs.length} volume(s) failed (listed above); the others were written`);
+    }
   } finally {
     pipe.dispose();
   }
+}
+
+/** One volume: read, check, enhance, write the result, its record and (with --explain) the experts. */
+async function enhanceOne(job: EnhanceJob, ctx: RunContext): Promise<void> {
+  const { pipe, files, modelDir, axes, o, opts, tag } = ctx;
+  const { input, output } = job;
+  const record = sidecarPath(output);
+  const im = readNifti(input, { nonFinite: opts.nonFinite });
+  const frames = im.dims[3] ?? 1;
+  if (frames > 1 && opts.volumeIndex === undefined) {
+    throw new Error(`${input} is 4-D with ${frames} frames; choose one with --volume-index 0..${frames - 1}`);
+  }
+  const lr = toVolume(im, opts.volumeIndex ?? 0);
+  // Is the input like the training inputs? One line per item that is not.
+  const trust = assessInput(lr, pipe.card);
+  for (const w of trust.warnings) console.error(`${tag}: warning: ${w}`);
+  if (trust.unchecked !== null) console.error(`${tag}: note: ${trust.unchecked}`);
+  let like: Grid | undefined;
+  if (opts.like !== undefined) {
+    const ref = readNifti(opts.like, { nonFinite: "zero" });
+    like = { dims: [ref.dims[0], ref.dims[1], ref.dims[2]] as [number, number, number], affine: ref.affine };
+  }
+  const mode = o.mode === "joint" ? "joint" : `asynchronous${o.skipBelow > 0 ? `, skip below ${o.skipBelow}` : ""}`;
+  const hash = files.hash;
+  console.error(`${tag}: ${input} with ${resolve(modelDir)} (model ${hash}): ${pipe.describeSampler(o)}, ${mode}, axis ${axes.join("+")}, seed ${o.seed}`);
+  const r = await enhanceVolume(pipe, lr, {
+    ...o,
+    ...(opts.voxel !== undefined ? { voxelSize: opts.voxel } : {}),
+    ...(like !== undefined ? { like } : {}),
+    axes,
+    onProgress: (p) => {
+      const a = Math.max(0, axes.indexOf(p.axis));
+      ctx.onFraction((a + (p.tiles > 0 ? p.tilesDone / p.tiles : 1)) / axes.length, { axis: p.axis, slices: `${p.slicesDone}/${p.slices}` });
+    },
+  });
+  const s = r.stats;
+  const sampling = pipe.model.formulation === "resshift" ? `resshift ${o.steps}` : `${o.sampler}${o.sampler === "ddim" ? ` ${o.steps}` : ""}`;
+  mkdirSync(dirname(resolve(output)), { recursive: true });
+  // The input's transform codes (an MNI input stays MNI); the tool's version and the model's hash.
+  writeNifti(output, r.output, {
+    ...xformOptionsFrom(im, r.output.affine),
+    description: `moediff-sr ${toolVersion()} enhance model ${hash} ${sampling} ${o.mode} seed ${o.seed}`.slice(0, 80),
+  });
+  if (ctx.explain !== undefined) writeExplain(ctx.explain, output, r, pipe);
+  writeSidecar(
+    record,
+    makeSidecar({
+      tool: { name: "moediff-sr", version: toolVersion(), command: "enhance" },
+      input: { path: input, volumeIndex: opts.volumeIndex ?? null, dims: lr.dims, voxelSize: voxelSizes(lr.affine) },
+      output: { path: output, dims: r.output.dims, voxelSize: voxelSizes(r.output.affine) },
+      modelDir,
+      modelFiles: files,
+      card: pipe.card,
+      formulation: pipe.model.formulation,
+      sampler: { description: pipe.describeSampler(o), axes, settings: r.options },
+      target: { voxelSize: opts.voxel === undefined ? null : typeof opts.voxel === "number" ? [opts.voxel, opts.voxel, opts.voxel] : opts.voxel, like: opts.like === undefined ? null : resolve(opts.like) },
+      trust,
+    }),
+  );
+  const perSlice = s.slicesRun > 0 ? s.seconds / s.slicesRun : Number.NaN;
+  console.error(
+    `${tag}: wrote ${output}: ${s.targetDims.join("x")} at ${s.targetVoxelSize.map(fmt).join("x")} mm; ` +
+      `${s.slicesRun} of ${s.slices} slices had signal (${s.tilesRun} tiles of ${s.tileSize.join("x")}, ${s.tilesPerSlice} per slice); ` +
+      `expert evaluations ${s.evaluations.join("/")}; ${s.seconds.toFixed(1)} s (${perSlice.toFixed(2)} s per slice)`,
+  );
+  console.error(`${tag}: wrote ${record}: the model, its hash, the sampler settings, the input's SHA-256 and the input checks`);
 }
