@@ -97,3 +97,20 @@ test("planning refusals come before anything is read: clashing names, a file -o 
   assert.deepEqual(planEnhanceJobs({ inputs: ["a.nii"], output: "b.nii.gz" }), { jobs: [{ input: "a.nii", output: "b.nii.gz", label: "a.nii" }], single: true, derivatives: null });
   assert.equal(bidsDerivativeStem("sub-01_ses-1_desc-preproc_T1w"), "sub-01_ses-1_desc-7Tlike_T1w");
 });
+
+test("--qc DIR: a figure and tissue means per volume, and qc.md over the run", async () => {
+  const a = vol(join(dir, "qc-in", "subj-a.nii.gz"));
+  const b = vol(join(dir, "qc-in", "subj-b.nii.gz"));
+  const qc = join(dir, "qc");
+  const said = (await cli(["enhance", a, b, "-o", join(dir, "qc-out"), "--model", run, "--steps", "1", "--qc", qc])).join("\n");
+  assert.match(said, /quality report .*qc\.md \(2 volume\(s\)\)/);
+  for (const name of ["subj-a", "subj-b"]) {
+    assert.ok(statSync(join(qc, `${name}.png`)).size > 1000, `${name}.png`);
+    const rec = JSON.parse(readFileSync(join(qc, `${name}.json`), "utf8")) as { tissue: { tissue: string; voxels: number; before: number; after: number; ratio: number }[] };
+    assert.deepEqual(rec.tissue.map((t) => t.tissue), ["CSF", "GM", "WM"]);
+    for (const t of rec.tissue) assert.ok(t.voxels > 0 && Number.isFinite(t.before) && Number.isFinite(t.ratio), JSON.stringify(t));
+  }
+  const md = readFileSync(join(qc, "qc.md"), "utf8");
+  assert.match(md, /\| \[subj-a\]\(subj-a\.png\) \|/);
+  assert.match(md, /\| \[subj-b\]\(subj-b\.png\) \|/);
+});

@@ -35,6 +35,7 @@ import { voxelSizes } from "../../volume/affine.js";
 import { parseDeviceOption } from "../device_option.js";
 import { planEnhanceJobs, type EnhanceJob } from "../enhance_jobs.js";
 import { writeDerivativeDescription } from "../../data/bids.js";
+import { writeQc, writeQcSummary, type QcRecord } from "../enhance_qc.js";
 
 
 interface EnhanceCliOptions {
@@ -43,6 +44,7 @@ interface EnhanceCliOptions {
   bids?: string;
   skipExisting?: boolean;
   threads?: number;
+  qc?: string;
   model?: string;
   voxel?: number | [number, number, number];
   like?: string;
@@ -112,6 +114,7 @@ export function registerEnhance(program: Command): void {
     .option("--snap", "snap the final latent to the VQ-VAE codebook before decoding (default: the model's sampling.snapToCodebook)")
     .option("--no-snap", "decode the final latent as is instead of snapping it to the codebook")
     .option("--explain <dir>", "also write each expert's estimate and gate maps into this directory")
+    .option("--qc <dir>", "a quality report per volume: input | B-spline | enhanced | difference in three planes (<name>.png), tissue means before and after and the warnings (<name>.json), and qc.md over all")
     .option("--volume-index <n>", "which frame of a 4-D input to enhance", nonNegativeInt("volume-index"))
     .option("--non-finite <mode>", "NaN/Inf voxels in the input: error or zero", parseNonFinite, "error")
     .option("--device <device>", "cpu, cuda or cuda:N", parseDeviceOption, "cpu")
@@ -132,6 +135,8 @@ interface RunContext {
   tag: string;
   /** The --explain directory of this volume. */
   explain: string | undefined;
+  /** --qc: where the report goes, and the records so far. */
+  qc: { dir: string; records: QcRecord[] } | null;
   /** Fraction of this volume done, 0..1. */
   onFraction: (fraction: number, detail: Record<string, string>) => void;
 }
@@ -150,6 +155,7 @@ async function runEnhance(inputs: string[], opts: EnhanceCliOptions): Promise<vo
     if (resolve(record) === resolve(job.input)) throw new Error(`-o ${job.output}: its record ${record} would overwrite the input; choose another output name`);
   }
   if (opts.explain !== undefined) checkOutputDirectory(opts.explain, "--explain");
+  if (opts.qc !== undefined) checkOutputDirectory(opts.qc, "--qc");
   if (opts.threads !== undefined) T.setNumThreads(opts.threads);
   const device = opts.device as T.Device;
   T.setDefaultDevice(device);
@@ -188,6 +194,7 @@ async function runEnhance(inputs: string[], opts: EnhanceCliOptions): Promise<vo
     // One bar for the whole run: each volume is 100 units, split evenly over its axes.
     const bar = todo.length > 0 ? progress(many ? `enhance ${todo.length} volume(s), %` : "enhance, %", 100 * todo.length) : null;
     const failed: { job: EnhanceJob; why: string }[] = [];
+    const qc = opts.qc === undefined ? null : { dir: opts.qc, records: [] as QcRecord[] };
     let written = 0;
     for (const [i, job] of todo.entries()) {
       const ctx: RunContext = {
@@ -198,6 +205,7 @@ async function runEnhance(inputs: string[], opts: EnhanceCliOptions): Promise<vo
         o,
         opts,
         tag: many ? `enhance [${i + 1}/${todo.length} ${job.label}]` : "enhance",
+        qc,
         explain: opts.explain === undefined ? undefined : many ? join(opts.explain, job.label.replace(/\.nii(\.gz)?$/, "")) : opts.explain,
         onFraction: (f, detail) => bar?.update(Math.min(100 * todo.length, Math.round(100 * (i + f))), many ? { volume: `${i + 1}/${todo.length}`, ...detail } : detail),
       };
@@ -212,6 +220,7 @@ async function runEnhance(inputs: string[], opts: EnhanceCliOptions): Promise<vo
       }
     }
     bar?.stop();
+    if (qc !== null && qc.records.length > 0) console.error(`enhance: quality report ${writeQcSummary(qc.dir, qc.records)} (${qc.records.length} volume(s))`);
     if (many) {
       console.error(`enhance: done: ${written} written, ${skipped} skipped (already there), ${failed.length} failed, of ${plan.jobs.length}`);
       for (const f of failed) console.error(`  failed: ${f.job.input}: ${f.why}`);
@@ -286,4 +295,13 @@ async function enhanceOne(job: EnhanceJob, ctx: RunContext): Promise<void> {
       `expert evaluations ${s.evaluations.join("/")}; ${s.seconds.toFixed(1)} s (${perSlice.toFixed(2)} s per slice)`,
   );
   console.error(`${tag}: wrote ${record}: the model, its hash, the sampler settings, the input's SHA-256 and the input checks`);
+  if (ctx.qc !== null) {
+    const name = job.label.replace(/\.nii(\.gz)?$/i, "");
+    const notes = [...trust.warnings, ...(trust.unchecked === null ? [] : [trust.unchecked])];
+    const q = await writeQc(ctx.qc.dir, name, { input, output }, lr, r.output, notes);
+    ctx.qc.records.push(q);
+    const t = q.tissue.map((x) => `${x.tissue} ${x.before.toFixed(1)} -> ${x.after.toFixed(1)}`).join(", ");
+    console.error(`${tag}: quality report ${q.figure}: tissue means (B-spline -> enhanced) ${t}`);
+    for (const w of q.warnings.slice(notes.length)) console.error(`${tag}: warning: ${w}`);
+  }
 }
