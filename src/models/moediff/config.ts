@@ -83,6 +83,12 @@ export interface MoEDiffLossConfig extends ConfigObject {
    * expert learns everywhere, as a single expert would, and the gate only chooses the mix.
    */
   expertFloor: number;
+  /**
+   * Formulation "resshift" only: the gating network reads the condition tokens detached, so its losses
+   * (Eq. 16, the mixture's, the routing term) train the gate alone and do not reshape the condition
+   * encoder the experts read. false: as the paper, everything is trained jointly.
+   */
+  detachGatingInput: boolean;
 }
 
 export interface MoEDiffTrainingConfig extends ConfigObject {
@@ -148,6 +154,7 @@ const LOSSES: MoEDiffLossConfig = {
   taskWeighting: "none", // Eq. 6 as written
   routingBalance: 0, // not in the paper
   expertFloor: 0, // Eq. 13 as written
+  detachGatingInput: false, // joint training, as the paper
 };
 
 // ResShift's eta curve (its Eq. 10: p = 0.3, eta_T = 0.999, eta_1 = 0.001); kappa 1 because the
@@ -248,7 +255,7 @@ export const MOEDIFF_PRESETS: Readonly<Record<string, MoEDiffConfig>> = Object.f
 export function resolveStoredMoEDiffConfig(raw: {
   preset: string;
   model?: { formulation?: unknown; condition?: { absolutePosition?: unknown } };
-  losses?: { routingBalance?: unknown; expertFloor?: unknown };
+  losses?: { routingBalance?: unknown; expertFloor?: unknown; detachGatingInput?: unknown };
 }): MoEDiffConfig {
   let stored: typeof raw = raw.model !== undefined && raw.model.formulation === undefined ? { ...raw, model: { ...raw.model, formulation: "paper" } } : raw;
   // A run stored before condition.absolutePosition existed had the positions.
@@ -259,6 +266,7 @@ export function resolveStoredMoEDiffConfig(raw: {
   if (stored.losses !== undefined && stored.losses.routingBalance === undefined) stored = { ...stored, losses: { ...stored.losses, routingBalance: 0 } };
   // Likewise losses.expertFloor: before it existed every expert learned only where it was routed.
   if (stored.losses !== undefined && stored.losses.expertFloor === undefined) stored = { ...stored, losses: { ...stored.losses, expertFloor: 0 } };
+  if (stored.losses !== undefined && stored.losses.detachGatingInput === undefined) stored = { ...stored, losses: { ...stored.losses, detachGatingInput: false } };
   return resolveMoEDiffConfig(raw.preset, stored);
 }
 

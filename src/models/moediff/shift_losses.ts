@@ -60,7 +60,8 @@ export function moeShiftLosses(model: MoEDiffSR, lat: MoELatents, o: MoELossOpti
   const gen = o.generator === undefined ? {} : { generator: o.generator };
   // 1. condition tokens and routing
   const { zc, grids } = model.encodeCondition(y);
-  const route = model.route(zc, grids);
+  // losses.detachGatingInput: the gate's losses stop at the tokens and leave the encoder to the experts
+  const route = model.route(o.losses.detachGatingInput ? zc.detach() : zc, grids);
   const gates = model.usedGates(route, size, o.uniformGating);
   const own = model.usedGates(route, size, false); // the network's own probabilities, with gradient
   // 2. one level and one draw per sample

@@ -77,7 +77,8 @@ test("30 AdamW steps on one batch lower the total loss", () => {
 test("losses.expertFloor: an expert the gate never picks learns only with a floor above 0", () => {
   const gradOfUnrouted = (floor: number): number => {
     const { model, lat, losses } = setup(4);
-    // Every token goes to expert 0 (the gates used replaced by a one-hot map).
+    // Every token goes to expert 0 (the gates used replaced by a one-hot map); Eq. 16's diversity term,
+    // which trains every expert, is off.
     const gates = (route: Parameters<typeof model.usedGates>[0], size: [number, number], uniform: boolean): T.Tensor => {
       const used = original(route, size, uniform);
       const shape = [...used.shape];
@@ -87,11 +88,26 @@ test("losses.expertFloor: an expert the gate never picks learns only with a floo
     (model as unknown as { usedGates: typeof gates }).usedGates = gates;
     const phi = createPerceptualExtractor().features;
     T.tidy(() => {
-      const r = moeShiftLosses(model, lat, { uniformGating: false, generator: new T.Generator({ seed: 6 }), phi, losses: { ...losses, expertFloor: floor }, weighting: 1, training: true });
+      const r = moeShiftLosses(model, lat, { uniformGating: false, generator: new T.Generator({ seed: 6 }), phi, losses: { ...losses, expertFloor: floor, diversity: false }, weighting: 1, training: true });
       r.total.backward();
     });
     return model.experts[2]!.parameters().reduce((a, p) => a + (p.grad === null ? 0 : T.tidy(() => p.grad!.abs().sum().item())), 0);
   };
   assert.equal(gradOfUnrouted(0), 0);
   assert.ok(gradOfUnrouted(1) > 0, "with expertFloor 1 the unrouted expert got no gradient");
+});
+
+test("losses.detachGatingInput: the gate reads the condition tokens without a path back into the encoder", () => {
+  for (const detach of [false, true]) {
+    const { model, lat, losses } = setup(5);
+    const seen: boolean[] = [];
+    const route = model.route.bind(model);
+    (model as unknown as { route: typeof route }).route = (zc, grids) => {
+      seen.push(zc.requiresGrad);
+      return route(zc, grids);
+    };
+    const phi = createPerceptualExtractor().features;
+    T.tidy(() => void moeShiftLosses(model, lat, { uniformGating: false, generator: new T.Generator({ seed: 7 }), phi, losses: { ...losses, detachGatingInput: detach }, weighting: 1, training: true }));
+    assert.deepEqual(seen, [!detach], `detachGatingInput ${detach}`);
+  }
 });
