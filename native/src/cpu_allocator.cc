@@ -8,7 +8,7 @@
 // caching allocator does for device memory:
 // - sizes are rounded up to a multiple of 1/8 of their power of two (at most 12.5% more);
 // - a request takes the smallest cached block that fits it and is at most 1.5 times its size
-//   (best fit), else a new block;
+//   (best fit), of those the one freed last (still warm in the CPU's caches), else a new block;
 // - the cache holds at most MOEDIFF_CPU_CACHE_MB (default 1024) MiB of freed blocks; past that the
 //   largest cached blocks go back to the system first;
 // - smaller requests go to malloc, whose heap already reuses them (M_MMAP_THRESHOLD in addon.cc).
@@ -80,6 +80,9 @@ class CachingCpuAllocator final : public c10::Allocator {
       auto it = free_.lower_bound(size);
       if (it != free_.end() && it->first <= size + size / 2) {
         const size_t got = it->first;
+        // Of the cached blocks of that size, the one freed last: it is likeliest still in the CPU's
+        // caches (a multimap keeps equal keys in insertion order; the first would be the coldest).
+        it = std::prev(free_.upper_bound(got));
         void* p = it->second;
         free_.erase(it);
         cachedBytes_ -= got;
