@@ -163,6 +163,14 @@ async function runEnhance(inputs: string[], opts: EnhanceCliOptions): Promise<vo
   if (opts.model === undefined && !existsSync(join(modelDir, "model.safetensors"))) {
     throw new Error(`no embedded default model is installed (${modelDir}); pass --model RUN, a directory made by \`moediff-sr train\``);
   }
+  const pending = plan.jobs.filter((j) => !(opts.skipExisting === true && existsSync(j.output)));
+  const skipped = plan.jobs.length - pending.length;
+  if (many && pending.length === 0) {
+    // Nothing to do: the model is not even loaded.
+    console.error(`enhance: ${plan.jobs.length} volume(s); ${skipped} already done (--skip-existing)`);
+    console.error(`enhance: done: 0 written, ${skipped} skipped (already there), 0 failed, of ${plan.jobs.length}`);
+    return;
+  }
   const pipe = MoEDiffSRPipeline.fromDir(modelDir, { device });
   const files = modelFiles(modelDir);
   try {
@@ -181,22 +189,20 @@ async function runEnhance(inputs: string[], opts: EnhanceCliOptions): Promise<vo
       snapToCodebook: opts.snap,
       explain: opts.explain !== undefined,
     });
-    const todo = plan.jobs.filter((j) => !(opts.skipExisting === true && existsSync(j.output)));
-    const skipped = plan.jobs.length - todo.length;
     if (many) {
       const what = opts.bids !== undefined ? `${plan.jobs.length} T1w volume(s) of ${resolve(opts.bids)} into ${plan.derivatives}` : `${plan.jobs.length} volume(s)`;
       console.error(`enhance: ${what}${skipped > 0 ? `; ${skipped} already done (--skip-existing)` : ""}; ${T.getNumThreads()} thread(s)`);
     }
-    if (plan.derivatives !== null && todo.length > 0) {
+    if (plan.derivatives !== null && pending.length > 0) {
       mkdirSync(plan.derivatives, { recursive: true });
       writeDerivativeDescription(plan.derivatives, toolVersion(), resolve(opts.bids as string));
     }
     // One bar for the whole run: each volume is 100 units, split evenly over its axes.
-    const bar = todo.length > 0 ? progress(many ? `enhance ${todo.length} volume(s), %` : "enhance, %", 100 * todo.length) : null;
+    const bar = pending.length > 0 ? progress(many ? `enhance ${pending.length} volume(s), %` : "enhance, %", 100 * pending.length) : null;
     const failed: { job: EnhanceJob; why: string }[] = [];
     const qc = opts.qc === undefined ? null : { dir: opts.qc, records: [] as QcRecord[] };
     let written = 0;
-    for (const [i, job] of todo.entries()) {
+    for (const [i, job] of pending.entries()) {
       const ctx: RunContext = {
         pipe,
         files,
@@ -204,10 +210,10 @@ async function runEnhance(inputs: string[], opts: EnhanceCliOptions): Promise<vo
         axes,
         o,
         opts,
-        tag: many ? `enhance [${i + 1}/${todo.length} ${job.label}]` : "enhance",
+        tag: many ? `enhance [${i + 1}/${pending.length} ${job.label}]` : "enhance",
         qc,
         explain: opts.explain === undefined ? undefined : many ? join(opts.explain, job.label.replace(/\.nii(\.gz)?$/, "")) : opts.explain,
-        onFraction: (f, detail) => bar?.update(Math.min(100 * todo.length, Math.round(100 * (i + f))), many ? { volume: `${i + 1}/${todo.length}`, ...detail } : detail),
+        onFraction: (f, detail) => bar?.update(Math.min(100 * pending.length, Math.round(100 * (i + f))), many ? { volume: `${i + 1}/${pending.length}`, ...detail } : detail),
       };
       try {
         await enhanceOne(job, ctx);
