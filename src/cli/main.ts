@@ -17,39 +17,36 @@ const program = new Command()
 
 type Register = (p: Command) => void;
 
-/** The commands that run without the engine, by name and module (loaded only when asked for, or for help). */
-const ENGINE_FREE_COMMANDS: readonly { name: string; load: () => Promise<Register> }[] = [
-  { name: "info", load: async () => (await import("./commands/info.js")).registerInfo },
-  { name: "convert", load: async () => (await import("./commands/convert.js")).registerConvert },
-  { name: "evaluate", load: async () => (await import("./commands/evaluate.js")).registerEvaluate },
-  { name: "figures", load: async () => (await import("./commands/figures.js")).registerFigures },
-  { name: "baseline", load: async () => (await import("./commands/baseline.js")).registerBaseline },
-  { name: "gradunwarp", load: async () => (await import("./commands/gradunwarp.js")).registerGradunwarp },
-  { name: "bias-correct", load: async () => (await import("./commands/bias_correct.js")).registerBiasCorrect },
-  { name: "segment", load: async () => (await import("./commands/segment.js")).registerSegment },
-  { name: "view", load: async () => (await import("./commands/view.js")).registerView },
-];
-const ENGINE_FREE = new Set(ENGINE_FREE_COMMANDS.map((c) => c.name));
-
 /**
- * The commands whose modules load the engine, by name and module. If the engine cannot load, they are
- * still listed and say why when run.
+ * Every command, by name and module, loaded only when asked for (all of them for help or an unknown
+ * name). `engine`: its module loads the tensor engine; if the engine cannot load, it is still listed
+ * and says why when run. The others must run where the native addon is missing.
  */
-const ENGINE_COMMANDS: readonly { name: string; load: () => Promise<Register> }[] = [
-  { name: "simulate", load: async () => (await import("./commands/simulate.js")).registerSimulate },
-  { name: "prepare", load: async () => (await import("./commands/prepare.js")).registerPrepare },
-  { name: "train-vqvae", load: async () => (await import("./commands/train_vqvae.js")).registerTrainVqvae },
-  { name: "train-unet", load: async () => (await import("./commands/train_unet.js")).registerTrainUNet },
-  { name: "train", load: async () => (await import("./commands/train.js")).registerTrain },
-  { name: "enhance", load: async () => (await import("./commands/enhance.js")).registerEnhance },
-  { name: "model-info", load: async () => (await import("./commands/model_info.js")).registerModelInfo },
-  { name: "demo", load: async () => (await import("./commands/demo.js")).registerDemo },
-  { name: "evaluate-grid", load: async () => (await import("./commands/evaluate_grid.js")).registerEvaluateGrid },
-  { name: "register", load: async () => (await import("./commands/register.js")).registerRegister },
+const COMMANDS: readonly { name: string; engine: boolean; load: () => Promise<Register> }[] = [
+  { name: "simulate", engine: true, load: async () => (await import("./commands/simulate.js")).registerSimulate },
+  { name: "prepare", engine: true, load: async () => (await import("./commands/prepare.js")).registerPrepare },
+  { name: "train-vqvae", engine: true, load: async () => (await import("./commands/train_vqvae.js")).registerTrainVqvae },
+  { name: "train-unet", engine: true, load: async () => (await import("./commands/train_unet.js")).registerTrainUNet },
+  { name: "train", engine: true, load: async () => (await import("./commands/train.js")).registerTrain },
+  { name: "enhance", engine: true, load: async () => (await import("./commands/enhance.js")).registerEnhance },
+  { name: "model-info", engine: true, load: async () => (await import("./commands/model_info.js")).registerModelInfo },
+  { name: "demo", engine: true, load: async () => (await import("./commands/demo.js")).registerDemo },
+  { name: "evaluate-grid", engine: true, load: async () => (await import("./commands/evaluate_grid.js")).registerEvaluateGrid },
+  { name: "register", engine: true, load: async () => (await import("./commands/register.js")).registerRegister },
+  { name: "info", engine: false, load: async () => (await import("./commands/info.js")).registerInfo },
+  { name: "convert", engine: false, load: async () => (await import("./commands/convert.js")).registerConvert },
+  { name: "evaluate", engine: false, load: async () => (await import("./commands/evaluate.js")).registerEvaluate },
+  { name: "figures", engine: false, load: async () => (await import("./commands/figures.js")).registerFigures },
+  { name: "baseline", engine: false, load: async () => (await import("./commands/baseline.js")).registerBaseline },
+  { name: "gradunwarp", engine: false, load: async () => (await import("./commands/gradunwarp.js")).registerGradunwarp },
+  { name: "bias-correct", engine: false, load: async () => (await import("./commands/bias_correct.js")).registerBiasCorrect },
+  { name: "segment", engine: false, load: async () => (await import("./commands/segment.js")).registerSegment },
+  { name: "view", engine: false, load: async () => (await import("./commands/view.js")).registerView },
 ];
 
-async function registerEngineCommands(p: Command, only?: string): Promise<void> {
-  const wanted = ENGINE_COMMANDS.filter((c) => only === undefined || c.name === only);
+/** The engine-loading commands of `wanted`, or a stand-in for each that says why the engine did not load. */
+async function registerEngineCommands(p: Command, wanted: typeof COMMANDS): Promise<void> {
+  if (wanted.length === 0) return;
   try {
     await import("../torch/index.js");
   } catch (e) {
@@ -75,10 +72,10 @@ try {
     // --version loads no command module (issue 21: a command starts in well under a second).
     process.stdout.write(`${toolVersion()}\n`);
   } else {
-    const known = ENGINE_COMMANDS.some((c) => c.name === command);
-    // Load only the command asked for; all of them for help or an unknown command.
-    if (command === undefined || !ENGINE_FREE.has(command)) await registerEngineCommands(program, known ? command : undefined);
-    for (const c of ENGINE_FREE_COMMANDS) if (command === undefined || c.name === command || !(known || ENGINE_FREE.has(command))) (await c.load())(program);
+    const asked = COMMANDS.find((c) => c.name === command);
+    const wanted = asked !== undefined ? [asked] : COMMANDS;
+    await registerEngineCommands(program, wanted.filter((c) => c.engine));
+    for (const c of wanted) if (!c.engine) (await c.load())(program);
     await program.parseAsync(process.argv);
   }
 } catch (e) {

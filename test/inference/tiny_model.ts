@@ -5,7 +5,8 @@ import { join } from "node:path";
 import * as T from "../../src/torch/index.js";
 import { MoEDiffSR } from "../../src/models/moediff/moediff.js";
 import { resolveVQVAEConfig, VQVAE } from "../../src/models/vqvae/index.js";
-import { MODEL_CARD_FORMAT, writeModelCard, type ModelCard } from "../../src/model_dir/card.js";
+import { writeModelCard, type ModelCard } from "../../src/model_dir/card.js";
+import { testCard } from "../model_dir/card_fixture.js";
 import { tinyMoEConfig, tinyVqvaeConfig } from "../train/fixture.js";
 
 function save(path: string, m: T.nn.Module): void {
@@ -34,16 +35,6 @@ export function writeTinyModelDir(run: string, o: { seed?: number; card?: Partia
     model.dispose();
     vqvae.dispose();
   }
-  writeModelCard(run, {
-    format: MODEL_CARD_FORMAT,
-    version: 1,
-    slice: { height: 64, width: 64, axis: "z" },
-    voxelSize: [1, 1, 1],
-    normalisePercentile: 99.5,
-    lrInterpolation: "bspline",
-    reference: { dims: [64, 64, 24], slices: 24 },
-    dataset: { path: "tiny", counts: {} },
-    ...o.card,
-  });
+  writeModelCard(run, testCard(o.card));
   return run;
 }

@@ -14,20 +14,15 @@ import type { Volume } from "../../src/volume/volume.js";
 import { simulateAcquisition } from "../../src/simulate/simulate.js";
 import { DEFAULT_HR_CANDIDATES } from "../../src/data/prepare_options.js";
 import { MODEL_CARD_FORMAT, modelCardFromManifest, type ModelCard } from "../../src/model_dir/card.js";
+import { testCard } from "../model_dir/card_fixture.js";
 import type { DatasetManifest } from "../../src/data/manifest.js";
 import { assessInput, checkInput, measureInput } from "../../src/inference/trust.js";
 
-const card: ModelCard = {
-  format: MODEL_CARD_FORMAT,
-  version: 1,
-  slice: { height: 64, width: 64, axis: "z" },
-  voxelSize: [1, 1, 1],
-  normalisePercentile: 99.5,
-  lrInterpolation: "bspline",
+const card: ModelCard = testCard({
   reference: { dims: [181, 217, 181], slices: 181 },
   trainingData: { lrVoxelSize: [1.4, 2.1], lrAnisotropy: 1, snr: [15, 40], contrast: "T1", fieldOfViewMm: { min: [181, 217, 181], max: [181, 217, 181] }, orientationDeg: 0 },
   dataset: { path: "test", counts: {} },
-};
+});
 
 let brain: Volume;
 const acquire = (hr: Volume, voxel: number, snr: number): Volume => simulateAcquisition(hr, { voxelSize: voxel, snr, bias: 0.2, gradwarp: 0, seed: 3 }, { wmMean: 110 }).image;

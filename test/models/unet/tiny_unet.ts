@@ -5,7 +5,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../../../src/torch/index.js";
 import { UNet, resolveUNetRunConfig } from "../../../src/models/unet/index.js";
-import { MODEL_CARD_FORMAT, writeModelCard, type ModelCard } from "../../../src/model_dir/card.js";
+import { writeModelCard, type ModelCard } from "../../../src/model_dir/card.js";
+import { testCard } from "../../model_dir/card_fixture.js";
 
 export function writeTinyUNetDir(dir: string, o: { perturb?: boolean; seed?: number; card?: Partial<ModelCard> } = {}): string {
   mkdirSync(dir, { recursive: true });
@@ -19,16 +20,6 @@ export function writeTinyUNetDir(dir: string, o: { perturb?: boolean; seed?: num
   } finally {
     model.dispose();
   }
-  writeModelCard(dir, {
-    format: MODEL_CARD_FORMAT,
-    version: 1,
-    slice: { height: 64, width: 64, axis: "z" },
-    voxelSize: [1, 1, 1],
-    normalisePercentile: 99.5,
-    lrInterpolation: "bspline",
-    reference: { dims: [64, 64, 24], slices: 24 },
-    dataset: { path: "tiny", counts: {} },
-    ...o.card,
-  });
+  writeModelCard(dir, testCard(o.card));
   return dir;
 }
